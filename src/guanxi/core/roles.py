@@ -1,0 +1,76 @@
+"""Staff roles as Django groups, least privilege: each gets only the permissions its work needs.
+
+Later issues add their apps' permissions to these lists; ``ensure_roles`` runs after every
+migrate so groups always match the code.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+# role → list of "app_label.codename" permissions
+ROLES: dict[str, list[str]] = {
+    "admin": ["*"],
+    "marketer": [
+        "customers.view_customer",
+        "customers.view_contactpoint",
+        "commerce.view_order",
+        "commerce.view_product",
+        "commerce.view_event",
+    ],
+    "agent": [
+        "customers.view_customer",
+        "customers.change_customer",
+        "customers.view_contactpoint",
+        "customers.add_contactpoint",
+        "customers.change_contactpoint",
+        "commerce.view_order",
+        "commerce.view_product",
+    ],
+    "sales_rep": [
+        "customers.view_customer",
+        "customers.add_customer",
+        "customers.change_customer",
+        "customers.view_contactpoint",
+        "customers.add_contactpoint",
+        "commerce.view_order",
+        "commerce.view_product",
+    ],
+    "analyst": [
+        "customers.view_customer",
+        "commerce.view_order",
+        "commerce.view_product",
+        "commerce.view_event",
+        "commerce.view_importrun",
+    ],
+}
+
+ROLE_LABELS = {
+    "admin": _("Administrator"),
+    "marketer": _("Marketer"),
+    "agent": _("Service agent"),
+    "sales_rep": _("Sales rep"),
+    "analyst": _("Analyst"),
+}
+
+
+def ensure_roles(sender=None, **kwargs) -> None:
+    """Create or refresh one auth group per role with exactly the permissions listed above."""
+    from django.contrib.auth.models import Group, Permission
+
+    from django.apps import apps
+
+    # post_migrate fires once per app; permissions of every app exist only after the last one.
+    if sender is not None and sender is not list(apps.get_app_configs())[-1]:
+        return
+    everything = Permission.objects.select_related("content_type")
+    for role, perms in ROLES.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        if perms == ["*"]:
+            wanted = list(everything)
+        else:
+            wanted = []
+            for dotted in perms:
+                app_label, codename = dotted.split(".", 1)
+                wanted.extend(
+                    everything.filter(content_type__app_label=app_label, codename=codename)
+                )
+        group.permissions.set(wanted)

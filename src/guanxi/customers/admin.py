@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from guanxi.customers.models import Address, ContactPoint, Customer, SourceIdentity
+
+
+class ContactPointInline(admin.TabularInline):
+    model = ContactPoint
+    extra = 0
+    fields = ["kind", "value", "is_primary", "validity"]
+
+
+class AddressInline(admin.StackedInline):
+    model = Address
+    extra = 0
+
+
+class SourceIdentityInline(admin.TabularInline):
+    model = SourceIdentity
+    extra = 0
+    readonly_fields = ["first_seen_at"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["id", "__str__", "kind", "customer_type", "country", "reachability", "created_at"]
+    list_filter = ["kind", "customer_type", "reachability", "consent_email_marketing"]
+    search_fields = ["first_name", "last_name", "company_name", "contact_points__normalized"]
+    raw_id_fields = ["account", "owner", "merged_into"]
+    inlines = [ContactPointInline, AddressInline, SourceIdentityInline]
+
+
+@admin.register(ContactPoint)
+class ContactPointAdmin(admin.ModelAdmin):
+    list_display = ["value", "kind", "validity", "customer"]
+    list_filter = ["kind", "validity"]
+    search_fields = ["normalized"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(Address)
+class AddressAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "customer", "country"]
+    search_fields = ["city", "postcode", "line1"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(SourceIdentity)
+class SourceIdentityAdmin(admin.ModelAdmin):
+    list_display = ["source", "external_id", "customer", "first_seen_at"]
+    list_filter = ["source"]
+    search_fields = ["external_id"]
+    raw_id_fields = ["customer"]

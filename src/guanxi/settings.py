@@ -1,0 +1,186 @@
+"""Guanxi settings, 12-factor: every deployment-specific value comes from the environment.
+
+DATABASE_URL   default sqlite:///<GUANXI_DATA_DIR>/guanxi.sqlite3
+REDIS_URL      absent → background jobs use an embedded SQLite queue (no extra server)
+EMAIL_URL      default smtp://localhost:25 (console backend when DEBUG and unset)
+SECRET_KEY     required unless DEBUG is on
+DEBUG          default off
+ALLOWED_HOSTS  comma separated, default localhost,127.0.0.1
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+import dj_email_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def get_from_env(name: str, default=None, *, cast=str):
+    """Read one setting from the environment, typed; ``default`` is returned uncast."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if cast is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if cast is list:
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return cast(raw)
+
+
+DATA_DIR = Path(get_from_env("GUANXI_DATA_DIR", Path.home() / ".guanxi")).expanduser()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = get_from_env("DEBUG", False, cast=bool)
+SECRET_KEY = get_from_env("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and not get_from_env("GUANXI_ALLOW_INSECURE_KEY", False, cast=bool):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in the environment (or run with DEBUG=1 for development)."
+        )
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = get_from_env("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], cast=list)
+CSRF_TRUSTED_ORIGINS = get_from_env("CSRF_TRUSTED_ORIGINS", [], cast=list)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "huey.contrib.djhuey",
+    "guanxi.core",
+    "guanxi.customers",
+    "guanxi.commerce",
+    "guanxi.api",
+    "guanxi.console",
+    "guanxi.portal",
+    "guanxi.simulate",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "guanxi.urls"
+WSGI_APPLICATION = "guanxi.wsgi.application"
+ASGI_APPLICATION = "guanxi.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = get_from_env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'guanxi.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the console read while an import or the worker writes.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": get_from_env("GUANXI_TEST_SQLITE", None)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "console:login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = get_from_env("SESSION_COOKIE_SECURE", not DEBUG, cast=bool)
+CSRF_COOKIE_SECURE = get_from_env("CSRF_COOKIE_SECURE", not DEBUG, cast=bool)
+
+# --- i18n -----------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+# --- Static ---------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
+
+# --- Email ----------------------------------------------------------------------------------
+_email = dj_email_url.parse(get_from_env("EMAIL_URL", "smtp://localhost:25"))
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "Guanxi <noreply@localhost>")
+
+# --- Background jobs (Huey) -----------------------------------------------------------------
+# Huey: the embedded default keeps its queue in SQLite (no extra server); with REDIS_URL set the
+# queue lives in Redis. Both give retries with delay and crontab-style periodic tasks.
+REDIS_URL = get_from_env("REDIS_URL")
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.PriorityRedisHuey",
+        "name": "guanxi",
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "guanxi",
+        "filename": str(DATA_DIR / "jobs.sqlite3"),
+        "immediate": get_from_env("GUANXI_JOBS_IMMEDIATE", False, cast=bool),
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+# --- Guanxi ---------------------------------------------------------------------------------
+GUANXI_DEFAULT_CURRENCY = get_from_env("GUANXI_DEFAULT_CURRENCY", "USD")
+GUANXI_STORE_TIMEZONE = get_from_env("GUANXI_STORE_TIMEZONE", "UTC")
+GUANXI_API_BATCH_LIMIT = 1000
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"guanxi": {"handlers": ["console"], "level": get_from_env("LOG_LEVEL", "INFO")}},
+}
