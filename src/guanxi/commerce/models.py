@@ -126,7 +126,7 @@ class Order(TimeStampedModel):
 
 
 class OrderLine(models.Model):
-    """One line of an order, with a snapshot of what was bought (catalogue edits never rewrite it)."""
+    """One line of an order with a snapshot of what was bought (later catalogue edits keep it)."""
 
     order = models.ForeignKey(
         Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines"

@@ -54,9 +54,8 @@ ROLE_LABELS = {
 
 def ensure_roles(sender=None, **kwargs) -> None:
     """Create or refresh one auth group per role with exactly the permissions listed above."""
-    from django.contrib.auth.models import Group, Permission
-
     from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
 
     # post_migrate fires once per app; permissions of every app exist only after the last one.
     if sender is not None and sender is not list(apps.get_app_configs())[-1]:

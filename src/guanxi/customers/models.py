@@ -1,4 +1,4 @@
-"""One customer, one profile: people and business accounts, how to reach them, where they came from."""
+"""One customer, one profile: people and accounts, how to reach them, where they came from."""
 
 import datetime as dt
 
@@ -156,7 +156,10 @@ class ContactPoint(TimeStampedModel):
         INVALID = "invalid", _("invalid")
 
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contact_points"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="contact_points",
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     value = models.CharField(_("value"), max_length=254)

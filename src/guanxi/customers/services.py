@@ -1,15 +1,18 @@
 """Writes to customer profiles. Every change is audited (who, what, when, through which channel)."""
 
+import dataclasses
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
 from guanxi.core.models import AuditEntry
-from guanxi.core.services import diff, record_audit, snapshot
-from guanxi.customers.models import ContactPoint, Customer, SourceIdentity
+from guanxi.core.services import diff, json_safe, record_audit, snapshot
+from guanxi.customers.models import Address, ContactPoint, Customer, SourceIdentity
 
 _NON_DIGITS = re.compile(r"[^\d+]")
 
@@ -175,8 +178,234 @@ def refresh_reachability(customer: Customer, *, actor=None, channel=AuditEntry.C
     points = list(customer.contact_points.values_list("validity", flat=True))
     failed = {ContactPoint.Validity.INVALID, ContactPoint.Validity.BOUNCING}
     unreachable = bool(points) and all(v in failed for v in points)
-    wanted = (
-        Customer.Reachability.UNREACHABLE if unreachable else Customer.Reachability.REACHABLE
-    )
+    wanted = Customer.Reachability.UNREACHABLE if unreachable else Customer.Reachability.REACHABLE
     if customer.reachability != wanted:
         update_customer(customer, actor=actor, channel=channel, reachability=wanted)
+
+
+# --- Bulk ingestion (importer, batch API, simulator) -----------------------------------------
+
+INGEST_FIELDS = {
+    "kind": str,
+    "customer_type": str,
+    "first_name": str,
+    "last_name": str,
+    "company_name": str,
+    "gender": str,
+    "birthday": dt.date,
+    "occupation": str,
+    "interests": list,
+    "attributes": dict,
+    "country": str,
+    "language": str,
+    "time_zone": str,
+    "consent_email_marketing": bool,
+    "consent_sms_marketing": bool,
+}
+_CHOICES = {
+    "kind": Customer.Kind.values,
+    "customer_type": Customer.CustomerType.values,
+    "gender": Customer.Gender.values,
+}
+
+
+@dataclasses.dataclass
+class ItemError:
+    """What is wrong with one item of a batch: its index, the field, the value and why."""
+
+    index: int
+    field: str
+    reason: str
+    value: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+        }
+
+
+class BatchRejected(Exception):
+    """A batch had bad items; nothing of it was written."""
+
+    def __init__(self, errors: list[ItemError]):
+        super().__init__(f"{len(errors)} invalid item(s); first: {errors[0].as_dict()}")
+        self.errors = errors
+
+
+@dataclasses.dataclass
+class IngestResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ids: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def _validate_customer_row(index: int, row: Mapping[str, Any]) -> list[ItemError]:
+    errors = []
+    ext = row.get("external_id")
+    if not isinstance(ext, str) or not ext.strip():
+        errors.append(ItemError(index, "external_id", "is required", ext))
+    elif len(ext) > 128:
+        errors.append(ItemError(index, "external_id", "is longer than 128 characters", ext))
+    for name, kind in INGEST_FIELDS.items():
+        if name not in row or row[name] is None:
+            continue
+        value = row[name]
+        if not isinstance(value, kind) or (kind is dt.date and isinstance(value, dt.datetime)):
+            errors.append(ItemError(index, name, f"must be a {kind.__name__}", value))
+        elif name in _CHOICES and value not in _CHOICES[name]:
+            errors.append(
+                ItemError(index, name, f"must be one of {', '.join(_CHOICES[name])}", value)
+            )
+        elif kind is dt.date and value > timezone.localdate():
+            errors.append(ItemError(index, name, "cannot be in the future", str(value)))
+    email = row.get("email")
+    if email and "@" not in str(email):
+        errors.append(ItemError(index, "email", "is not an email address", email))
+    return errors
+
+
+@transaction.atomic
+def ingest_customers(
+    rows: list[Mapping[str, Any]],
+    *,
+    source: str,
+    channel: str = AuditEntry.Channel.IMPORT,
+    actor=None,
+    update_existing: bool = True,
+    note: str = "",
+) -> IngestResult:
+    """Create or update many profiles keyed by ``(source, external_id)``, all or nothing.
+
+    New profiles get their email/phone contact points, address and source identity; existing
+    ones get the changed fields (audited with a diff). Re-sending the same rows changes nothing.
+    Raises :class:`BatchRejected` naming every bad item and field before anything is written.
+    """
+    errors = [e for i, row in enumerate(rows) for e in _validate_customer_row(i, row)]
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        ext = row.get("external_id")
+        if isinstance(ext, str) and ext in seen:
+            errors.append(ItemError(i, "external_id", f"duplicates item {seen[ext]}", ext))
+        seen.setdefault(ext, i)
+    if errors:
+        raise BatchRejected(errors)
+
+    result = IngestResult()
+    external_ids = [row["external_id"] for row in rows]
+    existing: dict[str, int] = {}
+    for start in range(0, len(external_ids), 5000):
+        chunk = external_ids[start : start + 5000]
+        existing.update(
+            SourceIdentity.objects.filter(source=source, external_id__in=chunk).values_list(
+                "external_id", "customer_id"
+            )
+        )
+    now = timezone.now()
+    ct = ContentType.objects.get_for_model(Customer)
+    label = actor.get_username() if getattr(actor, "is_authenticated", False) else channel
+    audit_rows: list[AuditEntry] = []
+
+    new_rows = [row for row in rows if row["external_id"] not in existing]
+    customers = []
+    for row in new_rows:
+        fields = {k: row[k] for k in INGEST_FIELDS if row.get(k) is not None}
+        if fields.get("consent_email_marketing") or fields.get("consent_sms_marketing"):
+            fields["consent_updated_at"] = now
+        customers.append(Customer(created_at=row.get("created_at") or now, **fields))
+    Customer.objects.bulk_create(customers, batch_size=2000)
+    identities, points, addresses = [], [], []
+    for row, customer in zip(new_rows, customers, strict=True):
+        result.ids[row["external_id"]] = customer.pk
+        identities.append(
+            SourceIdentity(source=source, external_id=row["external_id"], customer=customer)
+        )
+        for kind, key in ((ContactPoint.Kind.EMAIL, "email"), (ContactPoint.Kind.PHONE, "phone")):
+            if row.get(key):
+                points.append(
+                    ContactPoint(
+                        customer=customer,
+                        kind=kind,
+                        value=str(row[key]).strip(),
+                        normalized=normalize_contact(kind, str(row[key])),
+                        is_primary=True,
+                    )
+                )
+        if row.get("address"):
+            address = {k: v for k, v in row["address"].items() if v is not None}
+            addresses.append(Address(customer=customer, is_default=True, **address))
+        audit_rows.append(
+            AuditEntry(
+                actor=actor if label != channel else None,
+                actor_label=label,
+                channel=channel,
+                action=AuditEntry.Action.CREATE,
+                content_type=ct,
+                object_id=customer.pk,
+                changes={"source": [None, f"{source}:{row['external_id']}"]},
+                note=note[:500],
+            )
+        )
+    SourceIdentity.objects.bulk_create(identities, batch_size=5000)
+    ContactPoint.objects.bulk_create(points, batch_size=5000, ignore_conflicts=True)
+    Address.objects.bulk_create(addresses, batch_size=5000)
+    result.created = len(customers)
+
+    if update_existing:
+        old_rows = [row for row in rows if row["external_id"] in existing]
+        by_id = Customer.objects.in_bulk([existing[row["external_id"]] for row in old_rows])
+        changed_customers, changed_fields = [], set()
+        for row in old_rows:
+            customer = by_id[existing[row["external_id"]]]
+            result.ids[row["external_id"]] = customer.pk
+            fields = {k: row[k] for k in INGEST_FIELDS if k in row and row[k] is not None}
+            before = snapshot(customer, fields)
+            for name, value in fields.items():
+                setattr(customer, name, value)
+            changes = diff(before, snapshot(customer, fields))
+            if row.get("email"):
+                add_contact_point(customer, ContactPoint.Kind.EMAIL, row["email"], audit=False)
+            if not changes:
+                result.unchanged += 1
+                continue
+            customer.updated_at = now
+            changed_customers.append(customer)
+            changed_fields.update(changes)
+            audit_rows.append(
+                AuditEntry(
+                    actor=actor if label != channel else None,
+                    actor_label=label,
+                    channel=channel,
+                    action=AuditEntry.Action.UPDATE,
+                    content_type=ct,
+                    object_id=customer.pk,
+                    changes=json_safe(changes),
+                    note=note[:500],
+                )
+            )
+        if changed_customers:
+            Customer.objects.bulk_update(
+                changed_customers, [*sorted(changed_fields), "updated_at"], batch_size=500
+            )
+        result.updated = len(changed_customers)
+    else:
+        result.ids.update(existing)
+        result.unchanged = len(rows) - len(new_rows)
+    AuditEntry.objects.bulk_create(audit_rows, batch_size=5000)
+    return result
+
+
+def customer_ids_for_identities(source: str, external_ids: Iterable[str]) -> dict[str, int]:
+    """external_id → customer id for the identities known on ``source`` (others are absent)."""
+    ids = list(external_ids)
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 5000):
+        found.update(
+            SourceIdentity.objects.filter(
+                source=source, external_id__in=ids[start : start + 5000]
+            ).values_list("external_id", "customer_id")
+        )
+    return found
