@@ -22,7 +22,15 @@ class SourceIdentityInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["id", "__str__", "kind", "customer_type", "country", "reachability", "created_at"]
+    list_display = [
+        "id",
+        "__str__",
+        "kind",
+        "customer_type",
+        "country",
+        "reachability",
+        "created_at",
+    ]
     list_filter = ["kind", "customer_type", "reachability", "consent_email_marketing"]
     search_fields = ["first_name", "last_name", "company_name", "contact_points__normalized"]
     raw_id_fields = ["account", "owner", "merged_into"]
