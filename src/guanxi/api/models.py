@@ -18,6 +18,8 @@ class ApiToken(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     token_hash = models.CharField(max_length=64, unique=True)
     hint = models.CharField(_("token starts with"), max_length=12)
+    # Read-only tokens (dashboards, BI) cannot call endpoints that write.
+    can_write = models.BooleanField(_("may write"), default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

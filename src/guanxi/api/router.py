@@ -1,10 +1,23 @@
-"""REST API v1: one NinjaAPI, one router per app."""
+"""REST API v1: one NinjaAPI, one router per app, bearer-token auth on every endpoint."""
 
 from ninja import NinjaAPI
+
+from guanxi.api import customers, events, orders
+from guanxi.api.auth import BearerToken
 
 api = NinjaAPI(
     title="Guanxi API",
     version="1.0.0",
-    description="Customers, orders and events of a Guanxi CRM.",
+    description=(
+        "Customers, orders and events of a Guanxi CRM. Authenticate with "
+        "`Authorization: Bearer <token>` (create one with `guanxi create_api_token NAME`). "
+        "Batch endpoints accept up to 1,000 items, are all-or-nothing, idempotent by "
+        "(source, external_id) and by an optional `Idempotency-Key` header, and answer 422 "
+        "with one entry per bad item."
+    ),
+    auth=BearerToken(),
     urls_namespace="api-v1",
 )
+api.add_router("", customers.router)
+api.add_router("", orders.router)
+api.add_router("", events.router)
