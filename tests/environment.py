@@ -1,4 +1,4 @@
-"""Test-session environment: set before Django's settings are imported by pytest-django."""
+"""Test-session environment, loaded as a plugin (-p) before pytest-django imports settings."""
 
 import os
 import tempfile

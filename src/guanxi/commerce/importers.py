@@ -26,6 +26,7 @@ from guanxi.commerce.services import (
     ImportResult,
     Progress,
     RowError,
+    arrow_table,
     ingest_order_lines,
 )
 
@@ -78,7 +79,7 @@ def read_table(path: Path) -> LoadedFile:
             return _read_excel(path)
         else:
             raise ImportFileError(f"{path}: unsupported file type {suffix!r} (csv, xlsx, parquet)")
-        table = rel.fetch_arrow_table()
+        table = arrow_table(rel)
     except duckdb.Error as exc:
         raise ImportFileError(f"{path}: cannot be read: {exc}") from exc
     table = pa.table(

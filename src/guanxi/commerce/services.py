@@ -292,8 +292,13 @@ def _exec(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list:
     return con.execute(sql, params).fetchall() if params else con.execute(sql).fetchall()
 
 
-def _arrow(relation) -> pa.Table:
-    return relation.fetch_arrow_table()
+def arrow_table(relation) -> pa.Table:
+    """A DuckDB relation as an Arrow table (``to_arrow_table`` in DuckDB ≥ 1.4)."""
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    return fetch()
+
+
+_arrow = arrow_table
 
 
 def _chunks(values: list, size: int = ID_CHUNK):
