@@ -3,7 +3,7 @@
 DATABASE_URL   default sqlite:///<GUANXI_DATA_DIR>/guanxi.sqlite3
 REDIS_URL      absent → background jobs use an embedded SQLite queue (no extra server)
 EMAIL_URL      default smtp://localhost:25 (console backend when DEBUG and unset)
-SECRET_KEY     required unless DEBUG is on
+SECRET_KEY     required with PostgreSQL; the embedded default keeps a random one in the data dir
 DEBUG          default off
 ALLOWED_HOSTS  comma separated, default localhost,127.0.0.1
 """
@@ -35,13 +35,23 @@ DATA_DIR = Path(get_from_env("GUANXI_DATA_DIR", Path.home() / ".guanxi")).expand
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = get_from_env("DEBUG", False, cast=bool)
+
+
+def _embedded_secret_key(path: Path) -> str:
+    """A random key kept in the data dir (mode 0600) for the embedded, single-machine default."""
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
 SECRET_KEY = get_from_env("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and not get_from_env("GUANXI_ALLOW_INSECURE_KEY", False, cast=bool):
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set in the environment (or run with DEBUG=1 for development)."
-        )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql")) and not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set in the environment in production.")
+    SECRET_KEY = _embedded_secret_key(DATA_DIR / "secret_key")
 
 ALLOWED_HOSTS = get_from_env("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], cast=list)
 CSRF_TRUSTED_ORIGINS = get_from_env("CSRF_TRUSTED_ORIGINS", [], cast=list)
@@ -121,8 +131,11 @@ LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "console:login"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = get_from_env("SESSION_COOKIE_SECURE", not DEBUG, cast=bool)
-CSRF_COOKIE_SECURE = get_from_env("CSRF_COOKIE_SECURE", not DEBUG, cast=bool)
+# Behind HTTPS in production set GUANXI_HTTPS=1: secure cookies, HSTS, redirect to https.
+GUANXI_HTTPS = get_from_env("GUANXI_HTTPS", False, cast=bool)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = GUANXI_HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if GUANXI_HTTPS else 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if GUANXI_HTTPS else None
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

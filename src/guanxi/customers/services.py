@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from guanxi.core.models import AuditEntry
@@ -409,3 +410,24 @@ def customer_ids_for_identities(source: str, external_ids: Iterable[str]) -> dic
             ).values_list("external_id", "customer_id")
         )
     return found
+
+
+def mark_unreachable_profiles() -> int:
+    """Mark every reachable profile whose contact points have all failed as unreachable, and
+    every unreachable one with a working point as reachable again; returns how many changed."""
+    failed = [ContactPoint.Validity.INVALID, ContactPoint.Validity.BOUNCING]
+    has_points = ContactPoint.objects.filter(customer=OuterRef("pk"))
+    has_working = has_points.exclude(validity__in=failed)
+    candidates = Customer.objects.filter(merged_into__isnull=True).filter(
+        Q(
+            reachability=Customer.Reachability.REACHABLE,
+            pk__in=Subquery(has_points.values("customer")),
+        )
+        & ~Exists(has_working)
+        | Q(reachability=Customer.Reachability.UNREACHABLE) & Exists(has_working)
+    )
+    changed = 0
+    for customer in candidates.iterator():
+        refresh_reachability(customer)
+        changed += 1
+    return changed
