@@ -58,7 +58,8 @@ def ensure_roles(sender=None, **kwargs) -> None:
     from django.contrib.auth.models import Group, Permission
 
     # post_migrate fires once per app; permissions of every app exist only after the last one.
-    if sender is not None and sender is not list(apps.get_app_configs())[-1]:
+    with_models = [a for a in apps.get_app_configs() if a.models_module is not None]
+    if sender is not None and sender is not with_models[-1]:
         return
     everything = Permission.objects.select_related("content_type")
     for role, perms in ROLES.items():
