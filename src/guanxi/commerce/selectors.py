@@ -412,3 +412,8 @@ def _ordering(key: str, table: Mapping[str, tuple[str, ...]], default: str) -> l
     key = key if (key or "").lstrip("-") in table else default
     desc = key.startswith("-")
     return [f"-{f}" if desc else f for f in table[key.lstrip("-")]]
+
+
+def has_orders() -> bool:
+    """Whether any order exists (to tell an empty store from an empty search)."""
+    return Order.objects.exists()
