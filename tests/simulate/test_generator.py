@@ -1,0 +1,365 @@
+"""The simulator's tables: shape, determinism, and the planted ground truth, checked against
+the generated lines themselves (not against the truth's own bookkeeping)."""
+
+import datetime as dt
+import json
+from collections import defaultdict
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from guanxi.simulate import catalogue as cat
+from guanxi.simulate.generator import (
+    DUPLICATE_SOURCE,
+    MAIN_SOURCE,
+    ORDER_LINE_SCHEMA,
+    generate_store,
+    revenue_share_of_top,
+)
+
+
+def rows(con, sql, params=None):
+    return con.execute(sql, params).fetchall() if params else con.execute(sql).fetchall()
+
+
+# --- Determinism and shape --------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_store_and_another_seed_does_not():
+    a = generate_store(300, seed=3, months=12)
+    b = generate_store(300, seed=3, months=12)
+    c = generate_store(300, seed=4, months=12)
+    for name, table in a.tables().items():
+        assert table.equals(b.tables()[name]), name
+    assert a.truth == b.truth
+    assert not a.order_lines.equals(c.order_lines)
+    assert not a.customers.equals(c.customers)
+
+
+def test_order_lines_use_the_canonical_layout(store):
+    lines = store.order_lines
+    assert lines.schema == ORDER_LINE_SCHEMA
+    assert set(pc.unique(lines["kind"]).to_pylist()) == {"order", "return"}
+    assert set(pc.unique(lines["currency"]).to_pylist()) == {"USD"}
+    start = dt.datetime(2024, 11, 1, tzinfo=dt.UTC)
+    end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    assert pc.min(lines["placed_at"]).as_py() >= start
+    assert pc.max(lines["placed_at"]).as_py() < end
+    prices = lines["unit_price"].to_numpy()
+    assert (prices > 0).all() and (abs(prices * 100 - (prices * 100).round()) < 1e-6).all()
+    orders = lines.filter(pc.equal(lines["kind"], "order"))
+    assert pc.min(orders["quantity"]).as_py() >= 1
+    guests = orders.filter(pc.is_null(orders["customer_id"]))
+    assert 0 < guests.num_rows < 0.1 * orders.num_rows
+    assert pc.all(pc.is_valid(guests["email"])).as_py()
+
+
+def test_every_line_belongs_to_one_customer_per_order(duck):
+    assert (
+        rows(
+            duck, "SELECT order_id FROM l GROUP BY order_id HAVING count(DISTINCT customer_id) > 1"
+        )
+        == []
+    )
+    assert rows(duck, "SELECT count(*) FROM l GROUP BY order_id, sku HAVING count(*) > 1") == []
+
+
+def test_catalogue_has_the_planted_products(store):
+    products = store.products
+    assert 300 <= products.num_rows <= 2000
+    skus = set(products["sku"].to_pylist())
+    assert len(skus) == products.num_rows
+    assert {p.sku for p in cat.PLANTED_PRODUCTS} <= skus
+    names = " | ".join(products["name"].to_pylist())
+    for word in ("Baby Bottle", "Baby Food", "Bodysuits", "Rattle Toy", "Laptop", "Camera",
+                 "Home Theatre"):  # fmt: skip
+        assert word in names
+    categories = set(store.categories["external_id"].to_pylist())
+    parents = set(pc.drop_null(store.categories["parent_external_id"]).to_pylist())
+    assert parents <= categories
+    assert set(products["category_external_id"].to_pylist()) <= categories
+
+
+def test_customers(store):
+    customers = store.customers_for(MAIN_SOURCE)
+    assert customers.num_rows == 4000
+    assert len(set(customers["external_id"].to_pylist())) == 4000
+    types = customers["customer_type"].to_pylist()
+    assert 0.86 < types.count("individual") / len(types) < 0.94
+    business = customers.filter(pc.not_equal(customers["customer_type"], "individual"))
+    assert set(business["kind"].to_pylist()) == {"account"}
+    assert all(business["company_name"].to_pylist())
+    assert set(customers["country"].to_pylist()) >= {"US", "CN"}
+    assert customers["signed_up_at"].type == pa.timestamp("us", tz="UTC")
+    assert customers["birthday"].null_count > 0
+    assert any(not n.isascii() for n in customers["last_name"].to_pylist())  # Chinese names
+    assert all("@" in e for e in customers["email"].to_pylist())
+    phones = customers["phone"].to_pylist()
+    assert len(set(phones)) == len(phones)
+    assert isinstance(customers["interests"].to_pylist()[0], list)
+
+
+def test_truth_is_json_serialisable(store):
+    truth = json.loads(json.dumps(store.truth))
+    for key in ("churners", "periodic_buyers", "product_chains", "duplicates", "review_ring",
+                "pareto"):  # fmt: skip
+        assert truth[key]
+
+
+# --- Realism ----------------------------------------------------------------------------------
+
+
+def test_about_a_fifth_of_customers_bring_most_revenue(duck, store):
+    revenue = [
+        r[0]
+        for r in rows(
+            duck,
+            """SELECT sum(quantity * unit_price) AS r FROM l WHERE customer_id IS NOT NULL
+               GROUP BY customer_id ORDER BY r DESC""",
+        )
+    ]
+    top = revenue[: -(-len(revenue) // 5)]
+    share = sum(top) / sum(revenue)
+    assert 0.70 <= share <= 0.90
+    assert store.truth["pareto"]["revenue_share"] == pytest.approx(share, abs=1e-3)
+    assert revenue_share_of_top(store.order_lines) == pytest.approx(share, abs=1e-9)
+
+
+def test_november_and_december_peak(duck):
+    orders = dict(
+        rows(
+            duck,
+            """SELECT strftime(placed_at, '%Y-%m'), count(DISTINCT order_id) FROM l
+               WHERE kind = 'order' GROUP BY 1""",
+        )
+    )
+    for peak in ("2025-11", "2025-12"):
+        for calm in ("2025-09", "2025-10", "2026-01", "2026-02"):
+            assert orders[peak] > 1.3 * orders[calm], (peak, calm)
+    double11 = rows(
+        duck,
+        """SELECT count(DISTINCT order_id) FILTER (WHERE placed_at::DATE = DATE '2025-11-11'),
+                  count(DISTINCT order_id) FILTER (WHERE placed_at::DATE = DATE '2025-11-04')
+           FROM l WHERE kind = 'order'""",
+    )[0]
+    assert double11[0] > 2 * double11[1]
+
+
+def test_customers_sign_up_over_time_and_buy_after_signing_up(duck):
+    in_window = rows(duck, "SELECT count(*) FROM c WHERE signed_up_at >= TIMESTAMPTZ '2024-11-01'")
+    assert in_window[0][0] > 1000
+    early = rows(
+        duck,
+        """SELECT count(*) FROM l JOIN c ON c.external_id = l.customer_id
+           WHERE l.placed_at < c.signed_up_at""",
+    )
+    assert early[0][0] == 0
+
+
+def test_returns_reference_real_orders(duck):
+    returns = rows(duck, "SELECT DISTINCT order_id FROM l WHERE kind = 'return'")
+    orders = rows(duck, "SELECT count(DISTINCT order_id) FROM l WHERE kind = 'order'")[0][0]
+    assert 0.015 < len(returns) / orders < 0.045
+    bad = rows(
+        duck,
+        """WITH r AS (SELECT * FROM l WHERE kind = 'return'),
+                o AS (SELECT * FROM l WHERE kind = 'order')
+           SELECT r.order_id, r.sku FROM r
+           LEFT JOIN o ON r.order_id = 'R-' || o.order_id AND r.sku = o.sku
+           WHERE o.order_id IS NULL OR r.quantity <> -o.quantity OR r.placed_at <= o.placed_at
+              OR r.customer_id IS DISTINCT FROM o.customer_id OR r.unit_price <> o.unit_price
+              OR r.status <> 'returned'""",
+    )
+    assert bad == []
+
+
+def test_browsing_leads_to_buying(duck):
+    # Most purchases by signed-up webshop customers were viewed by them shortly before.
+    viewed = rows(
+        duck,
+        """WITH bought AS (
+               SELECT DISTINCT customer_id, sku, placed_at FROM l
+               WHERE kind = 'order' AND order_id LIKE 'WS-%' AND customer_id IS NOT NULL
+                 AND placed_at > TIMESTAMPTZ '2024-11-15')
+           SELECT avg(CASE WHEN EXISTS (
+                      SELECT 1 FROM e WHERE e.customer_id = b.customer_id AND e.sku = b.sku
+                        AND e.event_type = 'viewed_product' AND e.occurred_at < b.placed_at
+                        AND e.occurred_at > b.placed_at - INTERVAL 30 DAY) THEN 1 ELSE 0 END)
+           FROM bought b""",
+    )[0][0]
+    assert viewed > 0.9
+    kinds = dict(rows(duck, "SELECT event_type, count(*) FROM e GROUP BY 1"))
+    assert set(kinds) == {"viewed_product", "added_to_cart", "searched"}
+    anonymous = rows(
+        duck, "SELECT count(*) FROM e WHERE customer_id IS NULL AND anonymous_id IS NOT NULL"
+    )[0][0]
+    assert anonymous > 0
+    assert (
+        rows(duck, "SELECT count(*) FROM e WHERE customer_id IS NULL AND anonymous_id IS NULL")[0][
+            0
+        ]
+        == 0
+    )
+    searches = rows(duck, "SELECT sku, properties FROM e WHERE event_type = 'searched' LIMIT 50")
+    assert all(sku is None and json.loads(p)["query"] for sku, p in searches)
+
+
+# --- Planted truth ----------------------------------------------------------------------------
+
+
+def test_churners_stop_buying_and_browsing(duck, store):
+    churners = store.truth["churners"]
+    assert 0.04 * 4000 < len(churners) < 0.12 * 4000
+    for c in churners[:150]:
+        params = [c["customer_id"], c["churned_at"]]
+        before = rows(
+            duck,
+            "SELECT count(*) FROM l WHERE kind = 'order' AND customer_id = ? "
+            "AND placed_at <= ?::TIMESTAMPTZ",
+            params,
+        )[0][0]
+        after = rows(
+            duck,
+            "SELECT count(*) FROM l WHERE customer_id = ? AND placed_at > ?::TIMESTAMPTZ",
+            params,
+        )[0][0]
+        browsing = rows(
+            duck, "SELECT count(*) FROM e WHERE customer_id = ? AND occurred_at > ?::TIMESTAMPTZ",
+            params,
+        )[0][0]  # fmt: skip
+        assert before >= 2 and after == 0 and browsing == 0, c
+
+
+def test_periodic_buyers_buy_on_schedule(duck, store):
+    planted = store.truth["periodic_buyers"]
+    yearly = [p for p in planted if p["kind"] == "yearly"]
+    interval = [p for p in planted if p["kind"] == "interval"]
+    assert 0.015 * 4000 <= len(yearly) <= 0.025 * 4000
+    assert interval
+    bought = defaultdict(list)
+    ids = [p["customer_id"] for p in planted]
+    for customer, sku, at in rows(
+        duck,
+        """SELECT customer_id, sku, placed_at FROM l
+           WHERE kind = 'order' AND customer_id IN (SELECT unnest(?)) ORDER BY placed_at""",
+        [ids],
+    ):
+        bought[customer, sku].append(at)
+    for p in yearly:
+        times = bought[p["customer_id"], p["sku"]]
+        assert len(times) == p["occurrences"] >= 2, p
+        assert {t.month for t in times} == {p["month"]}, p
+        assert len({t.year for t in times}) == len(times), p
+    for p in interval:
+        times = bought[p["customer_id"], p["sku"]]
+        assert len(times) == p["occurrences"] >= 5, p
+        gaps = [(b - a).total_seconds() / 86400 for a, b in zip(times, times[1:], strict=False)]
+        assert all(abs(g - p["interval_days"]) <= 3.01 for g in gaps), (p, gaps)
+
+
+def test_baby_bottle_buyers_buy_baby_goods(duck):
+    baby = list(cat.BABY_CHAIN_CONSEQUENTS)
+    with_bottle, base = rows(
+        duck,
+        """WITH o AS (SELECT order_id, list(sku) AS skus FROM l WHERE kind = 'order' GROUP BY 1)
+           SELECT avg(list_has_any(skus, ?)::INT) FILTER (WHERE list_contains(skus, ?)),
+                  avg(list_has_any(skus, ?)::INT)
+           FROM o""",
+        [baby, cat.BABY_BOTTLE, baby],
+    )[0]
+    assert with_bottle > 0.5
+    assert with_bottle > 8 * base
+
+
+def test_laptop_buyers_later_buy_camera_or_home_theatre(duck):
+    later, base, buyers = rows(
+        duck,
+        """WITH o AS (SELECT order_id, customer_id, min(placed_at) AS t, list(sku) AS skus
+                      FROM l WHERE kind = 'order' AND customer_id IS NOT NULL GROUP BY 1, 2),
+                laptop AS (SELECT customer_id, min(t) AS t FROM o
+                           WHERE list_contains(skus, ?) GROUP BY 1),
+                av AS (SELECT customer_id, t, skus FROM o WHERE list_has_any(skus, ?)
+                       AND NOT list_contains(skus, ?))
+           SELECT
+             (SELECT count(DISTINCT av.customer_id) FROM laptop
+              JOIN av ON av.customer_id = laptop.customer_id
+                     AND av.t BETWEEN laptop.t + INTERVAL 14 DAY AND laptop.t + INTERVAL 121 DAY)
+               / (SELECT count(*) FROM laptop),
+             (SELECT count(DISTINCT customer_id) FROM av
+              WHERE customer_id NOT IN (SELECT customer_id FROM laptop))
+               / (SELECT count(DISTINCT customer_id) FROM o
+                  WHERE customer_id NOT IN (SELECT customer_id FROM laptop)),
+             (SELECT count(*) FROM laptop)""",
+        [cat.LAPTOP, list(cat.LAPTOP_CHAIN_CONSEQUENTS), cat.LAPTOP],
+    )[0]
+    assert buyers >= 50
+    assert later > 0.35
+    assert later > 5 * base
+
+
+def _digits(phone):
+    return "".join(ch for ch in phone or "" if ch.isdigit())
+
+
+def test_duplicate_identities_have_typos(store):
+    pairs = store.truth["duplicates"]
+    assert 0.015 * 4000 <= len(pairs) <= 0.025 * 4000
+    customers = {r["external_id"]: r for r in store.customers.to_pylist()}
+    marketplace = store.customers_for(DUPLICATE_SOURCE)
+    assert marketplace.num_rows == len(pairs)
+    differing = 0
+    for pair in pairs:
+        original, twin = customers[pair["customer_id"]], customers[pair["duplicate_id"]]
+        assert original["source"] == MAIN_SOURCE and twin["source"] == DUPLICATE_SOURCE
+        assert twin["birthday"] == original["birthday"] and twin["city"] == original["city"]
+        assert {twin["first_name"], twin["last_name"]} & {
+            original["first_name"],
+            original["last_name"],
+        }
+        changed = [
+            k for k in ("first_name", "last_name", "email", "phone") if twin[k] != original[k]
+        ]
+        differing += bool(changed)
+        if pair["typos"].get("phone") == "one digit wrong":
+            a, b = _digits(original["phone"]), _digits(twin["phone"])
+            assert len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+        if "email" in pair["typos"]:
+            assert twin["email"] != original["email"]
+    assert differing == len(pairs)
+    # Some of their orders were placed on the marketplace, under the second identity.
+    mp_lines = store.order_lines_for(DUPLICATE_SOURCE)
+    assert mp_lines.num_rows > 0
+    twins = {p["duplicate_id"] for p in pairs}
+    assert set(pc.unique(mp_lines["customer_id"]).to_pylist()) <= twins
+    assert all(o.startswith(("MP-", "R-MP-")) for o in mp_lines["order_id"].to_pylist())
+    ws = store.order_lines_for(MAIN_SOURCE)
+    assert ws.num_rows + mp_lines.num_rows == store.order_lines.num_rows
+
+
+def test_review_ring_plan(duck, store):
+    ring = store.truth["review_ring"]
+    assert len(ring["accounts"]) >= 6 and len(ring["target_skus"]) == 3
+    start = dt.datetime.fromisoformat(ring["window_start"])
+    end = dt.datetime.fromisoformat(ring["window_end"])
+    assert end > start
+    bought = rows(
+        duck,
+        """SELECT DISTINCT customer_id FROM l WHERE customer_id IN (SELECT unnest(?))
+           AND sku IN (SELECT unnest(?)) AND placed_at BETWEEN ? AND ?""",
+        [ring["accounts"], ring["target_skus"], start, end],
+    )
+    assert {r[0] for r in bought} == set(ring["accounts"])
+    signed_up = rows(
+        duck,
+        "SELECT max(signed_up_at) FROM c WHERE external_id IN (SELECT unnest(?))",
+        [ring["accounts"]],
+    )[0][0]
+    assert signed_up < start
+
+
+def test_short_history_still_works():
+    small = generate_store(50, seed=1, months=3)
+    assert small.order_lines.num_rows > 0
+    assert small.truth["start"] == "2026-08-01"
+    json.dumps(small.truth)
