@@ -40,6 +40,13 @@ from guanxi.customers.models import Customer
 
 MONEY = DecimalField(max_digits=18, decimal_places=4)
 ZERO = Decimal("0")
+CENT_FRACTION = Decimal("0.0001")
+
+
+def as_money(value) -> Decimal:
+    """A database sum as Decimal(18, 4) (SQLite hands sums back with float noise)."""
+    return Decimal(value or 0).quantize(CENT_FRACTION)
+
 
 ORDER_ORDERINGS: dict[str, tuple[str, ...]] = {
     "placed": ("placed_at", "id"),
@@ -148,7 +155,7 @@ def customer_order_stats(customer_id: int) -> CustomerOrderStats:
         if row["cancelled"]:
             cancelled += row["n"]
         else:
-            spent[row["currency"]] = spent.get(row["currency"], ZERO) + (row["net"] or ZERO)
+            spent[row["currency"]] = spent.get(row["currency"], ZERO) + as_money(row["net"])
         if row["kind"] == Order.Kind.RETURN:
             returns += row["n"]
             continue
@@ -384,11 +391,11 @@ def dashboard_summary(start: dt.date, end: dt.date, *, top: int = 10) -> Dashboa
         customers_new=live_customers.filter(created_at__gte=lo, created_at__lt=hi).count(),
         customers_active=figures["active"] or 0,
         orders=figures["orders"] or 0,
-        revenue=figures["revenue"] or ZERO,
+        revenue=as_money(figures["revenue"]),
         returns=figures["returns"] or 0,
-        returned=figures["returned"] or ZERO,
+        returned=as_money(figures["returned"]),
         revenue_by_month=[
-            MonthRevenue(_as_date(m["month"]), m["revenue"] or ZERO, m["orders"]) for m in months
+            MonthRevenue(_as_date(m["month"]), as_money(m["revenue"]), m["orders"]) for m in months
         ],
         top_products=[
             TopProduct(
@@ -396,7 +403,7 @@ def dashboard_summary(start: dt.date, end: dt.date, *, top: int = 10) -> Dashboa
                 name=p["name"] or "",
                 product_id=p["product_id"],
                 quantity=p["quantity"] or 0,
-                revenue=p["revenue"] or ZERO,
+                revenue=as_money(p["revenue"]),
             )
             for p in products
         ],
