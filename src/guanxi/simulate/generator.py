@@ -221,12 +221,12 @@ class _Clock:
         day = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
         weekday = (dates.astype(np.int64) + 3) % 7  # 0 = Monday
         w = _MONTH_FACTOR[month - 1] * np.where(weekday >= 5, 1.12, 1.0)
-        self.sale = np.zeros(self.days, dtype=bool)
         double11 = (month == 11) & (day == 11)
         w[double11] *= 5.0
         w[(month == 11) & (day < 11)] *= 1.25  # pre-sale
         black_friday = (month == 11) & (weekday == 4) & (day >= 22) & (day <= 28)
-        cyber_monday = np.roll(black_friday, 3)
+        cyber_monday = np.zeros_like(black_friday)
+        cyber_monday[3:] = black_friday[:-3]
         w[black_friday] *= 3.0
         w[cyber_monday] *= 2.0
         w[(month == 6) & (day == 18)] *= 2.5  # "618"
@@ -570,8 +570,8 @@ def _build_people(rng: np.random.Generator, seed: int, n: int, clock: _Clock) ->
 def _format_phone(code: str, number: int, salt: int) -> str:
     digits = f"{number:08d}"
     if code in ("US", "CA"):
-        area = 201 + salt % 780
-        return f"+1 {area}-{digits[:3]}-{digits[3:7]}"
+        area = 201 + int(digits[0]) * 78 + salt % 78  # keeps the first digit recoverable
+        return f"+1 {area}-{digits[1:4]}-{digits[4:]}"
     if code == "CN":
         return f"+86 1{3 + salt % 7}{digits[0]} {digits[1:5]} {digits[5:8]}{salt % 10}"
     return f"{_PHONE_FORMAT[code]} {digits[:4]} {digits[4:]}"
@@ -869,8 +869,10 @@ def _marketplace_twin(
     twin["email"] = f"{local}@{domain}"
     roll = r.random()
     digits = "".join(ch for ch in row["phone"] if ch.isdigit())
+    country_code = row["phone"].split()[0].lstrip("+")
     if roll < 0.4:
-        twin["phone"], typos["phone"] = digits[-10:], "written without country code or spaces"
+        national = digits[len(country_code) :]
+        twin["phone"], typos["phone"] = national, "written without country code or spaces"
     elif roll < 0.8:
         i = r.randrange(len(digits) - 6, len(digits))
         new = str((int(digits[i]) + r.randrange(1, 10)) % 10)
