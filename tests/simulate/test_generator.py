@@ -363,3 +363,16 @@ def test_short_history_still_works():
     assert small.order_lines.num_rows > 0
     assert small.truth["start"] == "2026-08-01"
     json.dumps(small.truth)
+
+
+@pytest.mark.parametrize(("customers", "months"), [(1, 1), (3, 2), (10, 13), (37, 36)])
+def test_tiny_stores_do_not_break(customers, months):
+    store = generate_store(customers, seed=customers, months=months)
+    assert store.customers_for(MAIN_SOURCE).num_rows == customers
+    json.dumps(store.truth)
+
+
+def test_end_date_moves_the_window():
+    store = generate_store(100, seed=1, months=24, end=dt.date(2025, 3, 15))
+    assert store.truth["start"] == "2023-03-16"
+    assert pc.max(store.order_lines["placed_at"]).as_py() < dt.datetime(2025, 3, 16, tzinfo=dt.UTC)

@@ -1231,7 +1231,7 @@ def generate_store(
     alias = np.full(n, -1)
     alias[duplicates] = np.arange(len(duplicates))
     twin = np.where(o_cust >= 0, alias[np.maximum(o_cust, 0)], -1)
-    twin_since = np.where(twin >= 0, mp_signup[np.maximum(twin, 0)], np.inf)
+    twin_since = np.append(mp_signup, np.inf)[np.where(twin >= 0, twin, len(mp_signup))]
     moved = (twin >= 0) & (rng.random(len(o_cust)) < 0.4) & (o_t >= twin_since)
     o_cust = np.where(moved, n + twin, o_cust)
 
