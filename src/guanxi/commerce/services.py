@@ -15,11 +15,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from guanxi.commerce.models import Category, Event, ImportRun, Order, OrderLine, Product
-from guanxi.core.bulk import bulk_insert
+from guanxi.core.bulk import allocate_ids, bulk_insert, insert_rows
 from guanxi.customers import services as customer_services
 from guanxi.customers.services import BatchRejected, ItemError
 
@@ -475,10 +475,12 @@ def _write_orders(
     result.products_created = Product.objects.filter(source=source).count() - before
     progress.advance(len(products))
 
-    # Orders: COPY/executemany, then read their ids back by external id.
+    # Orders: ids reserved up front, then COPY/executemany; lines refer to those ids.
+    new_order_ids = allocate_ids(Order, orders.num_rows)
     ext_col = orders.column("customer_ext").to_pylist()
     order_table = pa.table(
         {
+            "id": pa.array(new_order_ids, pa.int64()),
             "source": pa.array([source] * orders.num_rows, pa.string()),
             "external_id": orders.column("external_id"),
             "kind": orders.column("kind"),
@@ -509,7 +511,7 @@ def _write_orders(
     progress.stage("orders", order_table.num_rows)
     bulk_insert(Order, order_table, progress=progress.advance)
     result.orders_created = order_table.num_rows
-    order_ids = _existing_ids(Order, source, order_table.column("external_id").to_pylist())
+    order_ids = dict(zip(order_table.column("external_id").to_pylist(), new_order_ids, strict=True))
 
     # Lines: joined to order and product ids in DuckDB, numbered within their order.
     con.register(
@@ -625,18 +627,25 @@ def ingest_events(rows: list[Mapping[str, Any]], *, source: str) -> int:
             props = {**props, "customer_external_id": str(ext_customer)}
         sku = row.get("product_external_id") or row.get("sku")
         events.append(
-            Event(
-                source=source,
-                external_id=row.get("external_id"),
-                event_type=row["event_type"].strip(),
-                customer_id=customer_id,
-                anonymous_id=str(anonymous)[:128],
-                product_id=products.get(str(sku)) if sku else None,
-                properties=props,
-                occurred_at=occurred,
-                received_at=now,
-            )
+            {
+                "source": source,
+                "external_id": row.get("external_id"),
+                "event_type": row["event_type"].strip(),
+                "customer_id": customer_id,
+                "anonymous_id": str(anonymous)[:128],
+                "product_id": products.get(str(sku)) if sku else None,
+                "properties": props,
+                "occurred_at": occurred,
+                "received_at": now,
+            }
         )
-    # ignore_conflicts covers a concurrent re-delivery racing this one.
-    Event.objects.bulk_create(events, batch_size=1000, ignore_conflicts=True)
+    try:
+        with transaction.atomic():
+            insert_rows(Event, events)
+    except IntegrityError:
+        # A concurrent re-delivery won the race for some keys: keep the others, skip those.
+        created = Event.objects.bulk_create(
+            [Event(**e) for e in events], batch_size=1000, ignore_conflicts=True
+        )
+        return len(created)
     return len(events)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection, models
+from django.utils import timezone
 
 CHUNK_ROWS = 50_000
 
@@ -28,8 +29,12 @@ def _fields_by_attname(model: type[models.Model]) -> dict[str, models.Field]:
 
 def _sqlite_column(field: models.Field, column: pa.ChunkedArray) -> list:
     if pa.types.is_timestamp(column.type):
-        adapt = connection.ops.adapt_datetimefield_value
-        return [None if v is None else adapt(v) for v in column.to_pylist()]
+        # Django's SQLite format: naive UTC "YYYY-MM-DD HH:MM:SS[.ffffff]" (micro only if set).
+        naive = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+        text = pc.replace_substring_regex(naive.cast(pa.string()), r"\.000000$", "")
+        return text.to_pylist()
+    if pa.types.is_date(column.type):
+        return column.cast(pa.string()).to_pylist()
     if pa.types.is_decimal(column.type):
         return column.cast(pa.string()).to_pylist()
     if isinstance(field, models.JSONField) and not pa.types.is_string(column.type):
@@ -91,3 +96,61 @@ def bulk_insert(
             if progress is not None:
                 progress(chunk.num_rows)
     return table.num_rows
+
+
+def allocate_ids(model: type[models.Model], n: int) -> list[int]:
+    """Reserve ``n`` primary keys for rows the caller is about to :func:`bulk_insert`.
+
+    Knowing ids up front means children (lines, contact points, identities) can be written in
+    bulk without reading the parents back. PostgreSQL draws them from the identity sequence;
+    SQLite takes them above the highest id ever used, which is safe because Guanxi's SQLite
+    transactions are ``IMMEDIATE`` (the write lock is held from the start of the transaction).
+    """
+    if n <= 0:
+        return []
+    if not connection.in_atomic_block:
+        raise RuntimeError("allocate_ids must run inside the transaction that inserts the rows")
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, n],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX({_quoted(pk)}), 0) FROM {_quoted(table)}")  # noqa: S608
+        top = cursor.fetchone()[0]
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        start = max(top, row[0] if row else 0) + 1
+    return list(range(start, start + n))
+
+
+def insert_rows(model: type[models.Model], rows: list[dict], *, progress=None) -> int:
+    """:func:`bulk_insert` dict rows, filling every column a row leaves out with the field's
+    default (so callers name only what they know). JSON fields take Python values."""
+    if not rows:
+        return 0
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and "id" not in rows[0])]
+    now = timezone.now()
+    columns: dict[str, list] = {}
+    for field in fields:
+        key = field.attname
+        default = field.get_default()  # "" for text fields without one, None otherwise
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            default = now
+        values = [row.get(key, default) if key in row else default for row in rows]
+        if isinstance(field, models.JSONField):
+            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+            columns[key] = pa.array(values, pa.string())
+            continue
+        if isinstance(field, models.DateTimeField):
+            columns[key] = pa.array(values, pa.timestamp("us", tz="UTC"))
+        elif isinstance(field, models.DecimalField):
+            columns[key] = pa.array(values, pa.decimal128(field.max_digits, field.decimal_places))
+        else:
+            columns[key] = pa.array(values)
+        if pa.types.is_null(columns[key].type):
+            columns[key] = columns[key].cast(pa.string())
+    return bulk_insert(model, pa.table(columns), progress=progress)

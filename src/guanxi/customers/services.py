@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from guanxi.core.bulk import allocate_ids, insert_rows
 from guanxi.core.models import AuditEntry
 from guanxi.core.services import diff, json_safe, record_audit, snapshot
 from guanxi.customers.models import Address, ContactPoint, Customer, SourceIdentity
@@ -269,6 +270,60 @@ def _validate_customer_row(index: int, row: Mapping[str, Any]) -> list[ItemError
     return errors
 
 
+def _insert_new_customers(rows, *, source, ct, actor, label, channel, note, now, ids) -> None:
+    """Write new profiles with their identities, contact points, addresses and audit entries
+    through the bulk path (ids reserved up front, so nothing is read back)."""
+    customer_ids = allocate_ids(Customer, len(rows))
+    customers, identities, points, addresses, audits = [], [], [], [], []
+    actor_id = actor.pk if label != channel else None
+    for row, pk in zip(rows, customer_ids, strict=True):
+        ids[row["external_id"]] = pk
+        fields = {k: row[k] for k in INGEST_FIELDS if row.get(k) is not None}
+        if fields.get("consent_email_marketing") or fields.get("consent_sms_marketing"):
+            fields["consent_updated_at"] = now
+        customers.append({"id": pk, "created_at": row.get("created_at") or now, **fields})
+        identities.append(
+            {
+                "source": source,
+                "external_id": row["external_id"],
+                "customer_id": pk,
+                "first_seen_at": now,
+            }
+        )
+        for kind, key in ((ContactPoint.Kind.EMAIL, "email"), (ContactPoint.Kind.PHONE, "phone")):
+            if row.get(key):
+                points.append(
+                    {
+                        "customer_id": pk,
+                        "kind": kind,
+                        "value": str(row[key]).strip(),
+                        "normalized": normalize_contact(kind, str(row[key])),
+                        "is_primary": True,
+                    }
+                )
+        if row.get("address"):
+            address = {k: v for k, v in row["address"].items() if v is not None}
+            addresses.append({"customer_id": pk, "is_default": True, **address})
+        audits.append(
+            {
+                "occurred_at": now,
+                "actor_id": actor_id,
+                "actor_label": label,
+                "channel": channel,
+                "action": AuditEntry.Action.CREATE,
+                "content_type_id": ct.pk,
+                "object_id": pk,
+                "changes": {"source": [None, f"{source}:{row['external_id']}"]},
+                "note": note[:500],
+            }
+        )
+    insert_rows(Customer, customers)
+    insert_rows(SourceIdentity, identities)
+    insert_rows(ContactPoint, points)
+    insert_rows(Address, addresses)
+    insert_rows(AuditEntry, audits)
+
+
 @transaction.atomic
 def ingest_customers(
     rows: list[Mapping[str, Any]],
@@ -311,49 +366,18 @@ def ingest_customers(
     audit_rows: list[AuditEntry] = []
 
     new_rows = [row for row in rows if row["external_id"] not in existing]
-    customers = []
-    for row in new_rows:
-        fields = {k: row[k] for k in INGEST_FIELDS if row.get(k) is not None}
-        if fields.get("consent_email_marketing") or fields.get("consent_sms_marketing"):
-            fields["consent_updated_at"] = now
-        customers.append(Customer(created_at=row.get("created_at") or now, **fields))
-    Customer.objects.bulk_create(customers, batch_size=2000)
-    identities, points, addresses = [], [], []
-    for row, customer in zip(new_rows, customers, strict=True):
-        result.ids[row["external_id"]] = customer.pk
-        identities.append(
-            SourceIdentity(source=source, external_id=row["external_id"], customer=customer)
-        )
-        for kind, key in ((ContactPoint.Kind.EMAIL, "email"), (ContactPoint.Kind.PHONE, "phone")):
-            if row.get(key):
-                points.append(
-                    ContactPoint(
-                        customer=customer,
-                        kind=kind,
-                        value=str(row[key]).strip(),
-                        normalized=normalize_contact(kind, str(row[key])),
-                        is_primary=True,
-                    )
-                )
-        if row.get("address"):
-            address = {k: v for k, v in row["address"].items() if v is not None}
-            addresses.append(Address(customer=customer, is_default=True, **address))
-        audit_rows.append(
-            AuditEntry(
-                actor=actor if label != channel else None,
-                actor_label=label,
-                channel=channel,
-                action=AuditEntry.Action.CREATE,
-                content_type=ct,
-                object_id=customer.pk,
-                changes={"source": [None, f"{source}:{row['external_id']}"]},
-                note=note[:500],
-            )
-        )
-    SourceIdentity.objects.bulk_create(identities, batch_size=5000)
-    ContactPoint.objects.bulk_create(points, batch_size=5000, ignore_conflicts=True)
-    Address.objects.bulk_create(addresses, batch_size=5000)
-    result.created = len(customers)
+    _insert_new_customers(
+        new_rows,
+        source=source,
+        ct=ct,
+        actor=actor,
+        label=label,
+        channel=channel,
+        note=note,
+        now=now,
+        ids=result.ids,
+    )
+    result.created = len(new_rows)
 
     if update_existing:
         old_rows = [row for row in rows if row["external_id"] in existing]
