@@ -82,31 +82,49 @@ def primary_currency() -> str:
 # --- Per-customer figures --------------------------------------------------------------------
 
 
-def with_order_stats(customers: QuerySet[Customer], currency: str) -> QuerySet[Customer]:
-    """Annotate customers with ``order_count``, ``total_spent`` (net, in ``currency``),
+ORDER_FIGURES = ("order_count", "total_spent", "last_order_at", "has_orders")
+
+
+def with_order_stats(
+    customers: QuerySet[Customer], currency: str, figures: Iterable[str] = ORDER_FIGURES
+) -> QuerySet[Customer]:
+    """Annotate customers with some of ``order_count``, ``total_spent`` (net, in ``currency``),
     ``last_order_at`` and ``has_orders``.
 
-    Correlated subqueries rather than a JOIN + GROUP BY: the database computes them only for the
-    rows a page shows, unless the page sorts or filters on them.
+    Correlated subqueries rather than a JOIN + GROUP BY. Databases evaluate them for every row
+    that reaches a sort, so a list sorts and pages on bare rows (plus at most its sort key) and
+    annotates only the page it shows.
     """
     mine = Order.objects.filter(customer=OuterRef("pk")).order_by()
-    count = (
-        mine.filter(kind=Order.Kind.ORDER).values("customer").annotate(n=Count("id")).values("n")
-    )
-    spent = (
-        mine.exclude(status=Order.Status.CANCELLED)
-        .filter(currency=currency)
-        .values("customer")
-        .annotate(s=Sum(net_total_expression()))
-        .values("s")
-    )
-    last = mine.filter(kind=Order.Kind.ORDER).order_by("-placed_at").values("placed_at")[:1]
-    return customers.annotate(
-        order_count=Coalesce(Subquery(count), 0),
-        total_spent=Coalesce(Subquery(spent, output_field=MONEY), Value(ZERO), output_field=MONEY),
-        last_order_at=Subquery(last),
-        has_orders=Exists(mine),
-    )
+    annotations = {}
+    for figure in figures:
+        if figure == "order_count":
+            count = (
+                mine.filter(kind=Order.Kind.ORDER)
+                .values("customer")
+                .annotate(n=Count("id"))
+                .values("n")
+            )
+            annotations[figure] = Coalesce(Subquery(count), 0)
+        elif figure == "total_spent":
+            spent = (
+                mine.exclude(status=Order.Status.CANCELLED)
+                .filter(currency=currency)
+                .values("customer")
+                .annotate(s=Sum(net_total_expression()))
+                .values("s")
+            )
+            annotations[figure] = Coalesce(
+                Subquery(spent, output_field=MONEY), Value(ZERO), output_field=MONEY
+            )
+        elif figure == "last_order_at":
+            last = mine.filter(kind=Order.Kind.ORDER).order_by("-placed_at").values("placed_at")
+            annotations[figure] = Subquery(last[:1])
+        elif figure == "has_orders":
+            annotations[figure] = Exists(mine)
+        else:
+            raise ValueError(f"unknown order figure {figure!r}")
+    return customers.annotate(**annotations)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,9 @@ TIMELINE_KINDS = ("order", "event", "change")
 _DIGITS = re.compile(r"\d")
 
 
+SORT_FIGURES = {"orders": "order_count", "spent": "total_spent", "last_order": "last_order_at"}
+
+
 def search_customers(
     q: str = "",
     filters: Mapping[str, Any] | None = None,
@@ -44,20 +47,21 @@ def search_customers(
     email / phone (through ``ContactPoint.normalized``; only when ``match_contacts``) or a source
     platform's external id. ``filters``: ``customer_type``, ``kind``, ``country``,
     ``reachability`` (exact values) and ``has_orders`` (True / False / None).
-    ``ordering``: a key of :data:`CUSTOMER_ORDERINGS`, ``-`` prefixed for descending.
+    ``ordering``: a key of :data:`CUSTOMER_ORDERINGS`, ``-`` prefixed for descending; sorting by
+    ``orders``, ``spent`` (net, in ``currency``, default the store's primary one) or
+    ``last_order`` annotates that figure.
 
-    Rows carry ``order_count``, ``total_spent`` (net, in ``currency``, default the store's
-    primary one), ``last_order_at`` and ``primary_email``.
+    The rows are otherwise bare, so sorting and paging stay cheap on large stores; pass the
+    rows a page shows to :func:`with_list_figures` for their order figures and email.
     """
     filters = filters or {}
-    qs = Customer.objects.filter(merged_into__isnull=True).select_related("owner")
+    qs = Customer.objects.filter(merged_into__isnull=True)
     for name in ("customer_type", "kind", "country", "reachability"):
         if filters.get(name):
             qs = qs.filter(**{name: filters[name]})
-    qs = commerce.with_order_stats(qs, currency or commerce.primary_currency())
     if filters.get("has_orders") is not None:
+        qs = commerce.with_order_stats(qs, "", ["has_orders"])
         qs = qs.filter(has_orders=bool(filters["has_orders"]))
-    qs = qs.annotate(primary_email=Subquery(_primary_email()))
 
     q = (q or "").strip()
     if q:
@@ -81,7 +85,28 @@ def search_customers(
                 )
             match |= Exists(ContactPoint.objects.filter(contacts, customer=OuterRef("pk")))
         qs = qs.filter(match)
-    return qs.order_by(*commerce._ordering(ordering, CUSTOMER_ORDERINGS, "-created"))
+
+    order_by = commerce._ordering(ordering, CUSTOMER_ORDERINGS, "-created")
+    figure = SORT_FIGURES.get((ordering or "").lstrip("-"))
+    if figure:
+        qs = commerce.with_order_stats(qs, currency or commerce.primary_currency(), [figure])
+    return qs.order_by(*order_by)
+
+
+def with_list_figures(customers: Sequence[Customer], currency: str) -> list[Customer]:
+    """The given customers (one page), in the same order, with ``order_count``,
+    ``total_spent`` (net, in ``currency``), ``last_order_at``, ``primary_email`` and ``owner``
+    loaded: one query however long the page."""
+    ids = [c.pk for c in customers]
+    if not ids:
+        return []
+    rows = commerce.with_order_stats(
+        Customer.objects.filter(pk__in=ids).select_related("owner"),
+        currency,
+        ["order_count", "total_spent", "last_order_at"],
+    ).annotate(primary_email=Subquery(_primary_email()))
+    by_id = {row.pk: row for row in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def _primary_email() -> QuerySet:

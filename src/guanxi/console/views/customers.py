@@ -1,6 +1,7 @@
 """Customers list (search, filters, sort, CSV export), the customer 360 page and its editor."""
 
 import csv
+import itertools
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -41,6 +42,7 @@ def _search(request):
 def customer_list(request):
     form, customers, currency = _search(request)
     page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_list_figures(page.object_list, currency)
     return render(
         request,
         "console/customer_list.html",
@@ -80,9 +82,19 @@ def customer_export(request):
         "created_at",
     ] + (["email"] if show_contacts else [])
 
+    def batches():
+        batch = []
+        for customer in customers.iterator(chunk_size=CSV_BATCH):
+            batch.append(customer)
+            if len(batch) == CSV_BATCH:
+                yield selectors.with_list_figures(batch, currency)
+                batch = []
+        if batch:
+            yield selectors.with_list_figures(batch, currency)
+
     def rows():
         yield header
-        for c in customers.iterator(chunk_size=CSV_BATCH):
+        for c in itertools.chain.from_iterable(batches()):
             row = [
                 c.pk,
                 c.display_name,
