@@ -2,6 +2,8 @@
 
 import datetime as dt
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -33,8 +35,10 @@ pytestmark = [
 
 @pytest.fixture
 def browser_page():
-    # The sync Playwright API runs an event loop in this thread; the ORM calls made by the test
-    # around it are still synchronous and safe.
+    # The sync Playwright API runs an event loop in this thread; Django refuses ORM calls under a
+    # running loop unless told they are safe (they are: nothing else runs in this thread). Tests
+    # build their data *before* asking for this fixture: connections opened while the loop runs
+    # live in another context and would stay open past the test database's teardown.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
@@ -50,6 +54,22 @@ def browser_page():
         yield page
         context.close()
         browser.close()
+    _wait_for_request_threads()
+
+
+def _wait_for_request_threads(timeout: float = 5.0) -> None:
+    """Let the live server's request threads close their database connections (they do when
+    the browser's keep-alive sockets close), so the test database can be dropped cleanly."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [
+            t
+            for t in threading.enumerate()
+            if getattr(getattr(t, "_target", None), "__name__", "") == "process_request_thread"
+        ]
+        if not busy:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -77,11 +97,15 @@ def customer_with_history(make_staff):
     return mei
 
 
+@pytest.fixture
+def marketer(make_staff):
+    return make_staff("marketer", username="ma.rketer")
+
+
 @pytest.mark.usefixtures("transactional_db")
 def test_sign_in_search_and_open_customer_360(
-    live_server, browser_page, make_staff, customer_with_history
+    live_server, marketer, customer_with_history, browser_page
 ):
-    make_staff("marketer", username="ma.rketer")
     page = browser_page
 
     page.goto(f"{live_server.url}/console/")
@@ -125,7 +149,7 @@ def test_sign_in_search_and_open_customer_360(
 
 @pytest.mark.usefixtures("transactional_db")
 def test_home_chart_renders_and_language_switches(
-    live_server, browser_page, admin_user, customer_with_history
+    live_server, admin_user, customer_with_history, browser_page
 ):
     page = browser_page
     page.goto(f"{live_server.url}/console/login/")
