@@ -91,6 +91,7 @@ class Order(TimeStampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="orders",
+        db_index=False,  # covered by the (customer, placed_at) index
     )
     guest_email = models.CharField(_("guest email"), max_length=254, blank=True)
     currency = currency_field()
@@ -100,7 +101,13 @@ class Order(TimeStampedModel):
     placed_at = models.DateTimeField(_("placed"))
     country = models.CharField(_("country"), max_length=80, blank=True)
     import_run = models.ForeignKey(
-        "commerce.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "commerce.ImportRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,  # provenance only
+        db_index=False,
+        related_name="+",
     )
 
     class Meta:
@@ -129,15 +136,22 @@ class OrderLine(models.Model):
     """One line of an order with a snapshot of what was bought (later catalogue edits keep it)."""
 
     order = models.ForeignKey(
-        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines"
+        Order,
+        verbose_name=_("order"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+        db_index=False,  # covered by the unique (order, line_no) constraint
     )
     line_no = models.PositiveIntegerField(_("line"))
+    # A link for analytics only: the line keeps its own SKU/name/price snapshot, so no database
+    # constraint is checked per line (a million-line import would pay for it at commit).
     product = models.ForeignKey(
         Product,
         verbose_name=_("product"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
+        db_constraint=False,
         related_name="order_lines",
     )
     sku = models.CharField(_("SKU"), max_length=128)
@@ -175,7 +189,7 @@ class Event(models.Model):
 
     source = models.CharField(_("source"), max_length=64)
     external_id = models.CharField(_("external id"), max_length=128, null=True, blank=True)
-    event_type = models.CharField(_("type"), max_length=32, db_index=True)
+    event_type = models.CharField(_("type"), max_length=32)
     # No cascading deletes into events: a customer row is never deleted (erasure tombstones it).
     customer = models.ForeignKey(
         Customer,
@@ -184,6 +198,7 @@ class Event(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # covered by the (customer, occurred_at) index
         related_name="events",
     )
     anonymous_id = models.CharField(_("anonymous id"), max_length=128, blank=True, db_index=True)
@@ -194,6 +209,7 @@ class Event(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # analytics read events in bulk; the insert path stays lean
         related_name="+",
     )
     properties = models.JSONField(_("properties"), default=dict, blank=True)

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from guanxi.commerce.models import Category, Event, ImportRun, Order, OrderLine, Product
@@ -104,14 +104,31 @@ class Progress:
 
 
 def _existing_ids(model, source: str, external_ids: Iterable[str]) -> dict[str, int]:
+    """external_id → id of the rows of ``model`` already stored for ``source``."""
     ids = list(external_ids)
+    if not ids or not model.objects.filter(source=source).exists():
+        return {}  # first delivery from this source: nothing to look up
+    table = connection.ops.quote_name(model._meta.db_table)
     found: dict[str, int] = {}
-    for start in range(0, len(ids), ID_CHUNK):
-        found.update(
-            model.objects.filter(source=source, external_id__in=ids[start : start + ID_CHUNK])
-            .values_list("external_id", "pk")
-            .iterator()
-        )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One array parameter instead of thousands of placeholders.
+            cursor.execute(
+                f"SELECT external_id, id FROM {table} "  # noqa: S608
+                "WHERE source = %s AND external_id = ANY(%s)",
+                [source, ids],
+            )
+            found.update(cursor.fetchall())
+            return found
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT external_id, id FROM {table} "  # noqa: S608
+                f"WHERE source = %s AND external_id IN ({marks})",
+                [source, *chunk],
+            )
+            found.update(cursor.fetchall())
     return found
 
 

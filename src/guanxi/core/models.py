@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 class TimeStampedModel(models.Model):
     # A default, not auto_now_add: imports keep the source's creation time (e.g. sign-up date).
-    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    # Indexed where a list sorts by it (see each model's Meta), not everywhere.
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

@@ -93,6 +93,7 @@ class Customer(TimeStampedModel):
         verbose_name_plural = _("customers")
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index(fields=["created_at"]),
             models.Index(fields=["last_name", "first_name"]),
             models.Index(fields=["company_name"]),
         ]
