@@ -261,6 +261,14 @@ def test_csv_export_follows_the_current_filter(admin_user_client, store):
     assert names == ["Ann Lee", "Bob Novak"]
 
 
+def test_csv_export_defuses_spreadsheet_formulas(admin_user_client):
+    make_customer(first_name='=HYPERLINK("http://x")', last_name="", emails=[])
+    response = admin_user_client.get(reverse("console:customer_export"))
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert row["name"].startswith("'=HYPERLINK")
+
+
 def test_csv_export_leaves_out_emails_for_roles_without_contact_access(client, make_staff, store):
     login(client, make_staff("analyst"))
     response = client.get(reverse("console:customer_export"))

@@ -57,6 +57,12 @@ def customer_list(request):
     )
 
 
+def _cell(text: str) -> str:
+    """Text as a CSV cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = text or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -97,11 +103,11 @@ def customer_export(request):
         for c in itertools.chain.from_iterable(batches()):
             row = [
                 c.pk,
-                c.display_name,
+                _cell(str(c.display_name)),
                 c.kind,
                 c.customer_type,
-                c.company_name,
-                c.country,
+                _cell(c.company_name),
+                _cell(c.country),
                 c.reachability,
                 c.order_count,
                 f"{c.total_spent:.2f}",
@@ -109,7 +115,7 @@ def customer_export(request):
                 c.created_at.isoformat(),
             ]
             if show_contacts:
-                row.append(c.primary_email or "")
+                row.append(_cell(c.primary_email))
             yield row
 
     writer = csv.writer(_Echo())
