@@ -28,3 +28,13 @@ def admin_user_client(client, make_staff):
     client.force_login(user)
     client.user = user
     return client
+
+
+@pytest.fixture(autouse=True)
+def _restore_language():
+    """A request in Chinese leaves zh-hans active in this thread; later tests expect English."""
+    from django.conf import settings
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

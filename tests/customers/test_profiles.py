@@ -78,3 +78,10 @@ def test_bulk_ingest_keeps_signup_time_and_audits():
     assert customer.created_at == signed_up
     assert customer.identities.get().source == "tmall"
     assert AuditEntry.objects.get(object_id=customer.pk).channel == "import"
+
+
+def test_display_name_follows_the_names_script():
+    assert Customer(first_name="小明", last_name="王").display_name == "王小明"
+    assert Customer(first_name="Mei", last_name="Chen").display_name == "Mei Chen"
+    account = Customer(kind=Customer.Kind.ACCOUNT, company_name="华为")
+    assert account.display_name == "华为"

@@ -1,6 +1,7 @@
 """One customer, one profile: people and accounts, how to reach them, where they came from."""
 
 import datetime as dt
+import re
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.models import TimeStampedModel
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 class Customer(TimeStampedModel):
@@ -127,7 +130,10 @@ class Customer(TimeStampedModel):
     def display_name(self) -> str:
         if self.kind == self.Kind.ACCOUNT and self.company_name:
             return self.company_name
-        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        if _CJK.search(self.first_name + self.last_name):
+            name = f"{self.last_name}{self.first_name}"  # 王小明: family name first, no space
+        else:
+            name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or self.company_name or _("Customer #%(id)s") % {"id": self.pk}
 
     def age_on(self, day: dt.date) -> int | None:
