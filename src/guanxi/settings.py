@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "guanxi.core",
     "guanxi.customers",
     "guanxi.commerce",
+    "guanxi.analytics",
     "guanxi.api",
     "guanxi.console",
     "guanxi.portal",

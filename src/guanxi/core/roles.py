@@ -10,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 ROLES: dict[str, list[str]] = {
     "admin": ["*"],
     "marketer": [
+        "analytics.view_customerscore",
+        "analytics.view_categoryaffinity",
+        "analytics.view_periodicpattern",
         "customers.view_customer",
         "customers.view_contactpoint",
         "customers.view_sourceidentity",
@@ -18,6 +21,7 @@ ROLES: dict[str, list[str]] = {
         "commerce.view_event",
     ],
     "agent": [
+        "analytics.view_customerscore",
         "customers.view_customer",
         "customers.change_customer",
         "customers.view_contactpoint",
@@ -29,6 +33,7 @@ ROLES: dict[str, list[str]] = {
         "commerce.view_product",
     ],
     "sales_rep": [
+        "analytics.view_customerscore",
         "customers.view_customer",
         "customers.add_customer",
         "customers.change_customer",
@@ -40,6 +45,11 @@ ROLES: dict[str, list[str]] = {
         "commerce.view_product",
     ],
     "analyst": [
+        "analytics.view_analyticsrun",
+        "analytics.view_customerscore",
+        "analytics.view_lifecyclechange",
+        "analytics.view_categoryaffinity",
+        "analytics.view_periodicpattern",
         "customers.view_customer",
         "customers.view_sourceidentity",
         "commerce.view_order",
