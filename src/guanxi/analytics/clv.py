@@ -93,6 +93,8 @@ def transaction_summary(
     t = transactions
     day = t[date_col].cast("date")
     period = day if freq == "D" else day.truncate("W")
+    # Rows without a customer (guest orders) are left out, as pandas' groupby does in lifetimes.
+    t = t.filter(t[customer_col].notnull())
     rows = t.select(
         customer_id=t[customer_col],
         ordered_at=t[date_col],
@@ -106,16 +108,23 @@ def transaction_summary(
         first_at=cal.ordered_at.min(),
         last_at=cal.ordered_at.max(),
     )
-    first_period = per_period.period.min().over(group_by=per_period.customer_id)
-    per_period = per_period.mutate(first_period=first_period)
-    repeat = per_period.period > per_period.first_period
+    # The first period's value by arg_min rather than a window over all periods: a window costs
+    # ~1.5x the whole query on DuckDB. mean(repeat values) = (all - first) / repeats.
     summary = per_period.group_by("customer_id").aggregate(
         frequency=(per_period.count() - 1).cast("float64"),
         first_period=per_period.period.min(),
         last_period=per_period.period.max(),
-        monetary_value=per_period.value.mean(where=repeat).fill_null(0.0),
+        total_value=per_period.value.sum(),
+        first_value=per_period.value.argmin(per_period.period),
         first_order_at=per_period.first_at.min(),
         last_order_at=per_period.last_at.max(),
+    )
+    summary = summary.mutate(
+        monetary_value=ibis.ifelse(
+            summary.frequency > 0,
+            (summary.total_value - summary.first_value) / summary.frequency,
+            0.0,
+        )
     )
     summary = summary.select(
         "customer_id",
