@@ -192,6 +192,8 @@ else:
 GUANXI_DEFAULT_CURRENCY = get_from_env("GUANXI_DEFAULT_CURRENCY", "USD")
 GUANXI_STORE_TIMEZONE = get_from_env("GUANXI_STORE_TIMEZONE", "UTC")
 GUANXI_API_BATCH_LIMIT = 1000
+# Where analytics expressions run: "duckdb" (in-process, default) or "spark" (local or cluster).
+GUANXI_ANALYTICS_ENGINE = get_from_env("GUANXI_ANALYTICS_ENGINE", "duckdb")
 
 LOGGING = {
     "version": 1,
