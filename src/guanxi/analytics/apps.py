@@ -6,3 +6,7 @@ class AnalyticsConfig(AppConfig):
     name = "guanxi.analytics"
     label = "analytics"
     verbose_name = _("Analytics")
+
+    def ready(self):
+        # Registers the nightly refresh and the refresh after large imports.
+        from guanxi.analytics import jobs  # noqa: F401

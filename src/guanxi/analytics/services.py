@@ -89,7 +89,7 @@ def refresh_analytics(
     try:
         with step("load"):
             inputs = load_inputs(as_of)
-            previous_run, previous = _previous_stages()
+            previous_run, previous = _previous_stages(as_of)
             run.inputs = {**inputs.row_counts(), "previous_run": previous_run}
             con = connect(name, {**inputs.tables(), "previous_stages": previous})
         customers, orders = con.table("customers"), con.table("orders")
@@ -139,10 +139,10 @@ def _finish(run: AnalyticsRun, steps: dict[str, float], started: float) -> None:
     run.save()
 
 
-def _previous_stages() -> tuple[int | None, pa.Table]:
-    """The latest successful run's id and its (customer_id, prev_stage) rows."""
+def _previous_stages(as_of: dt.datetime) -> tuple[int | None, pa.Table]:
+    """The latest successful run up to ``as_of``: its id and (customer_id, prev_stage) rows."""
     last = (
-        AnalyticsRun.objects.filter(status=AnalyticsRun.Status.SUCCEEDED)
+        AnalyticsRun.objects.filter(status=AnalyticsRun.Status.SUCCEEDED, as_of__lte=as_of)
         .order_by("-as_of", "-id")
         .values_list("id", flat=True)
         .first()
