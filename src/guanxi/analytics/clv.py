@@ -363,6 +363,10 @@ def score_customers(summary: pa.Table, as_of: dt.datetime) -> pa.Table:
         return _score_table(df, eligible & False, out, as_of)
 
     scored = df.loc[eligible].reset_index(drop=True)
+    # Gamma-Gamma is a model of positive spend; a customer whose repeat orders were returned in
+    # full (net value <= 0) is predicted as spending 0 on average so far, i.e. the population's
+    # mean shrunk towards 0, never a negative value.
+    scored["monetary_value"] = scored["monetary_value"].clip(lower=0.0)
     x = scored["frequency"].to_numpy(float)
     t_x = scored["recency"].to_numpy(float)
     T = scored["T"].to_numpy(float)
