@@ -45,6 +45,10 @@ PAGES = {
         {"admin", "marketer", "agent", "sales_rep", "analyst"},
         "commerce.view_order",
     ),
+    "console:analytics": (
+        {"admin", "marketer", "agent", "sales_rep", "analyst"},
+        "analytics.view_customerscore",
+    ),
 }
 
 

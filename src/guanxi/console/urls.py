@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from guanxi.console.views import auth, customers, home, orders
+from guanxi.console.views import analytics, auth, customers, home, orders
 
 app_name = "console"
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("customers/<int:pk>/edit/", customers.customer_edit, name="customer_edit"),
     path("orders/", orders.order_list, name="order_list"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
+    path("analytics/", analytics.analytics, name="analytics"),
 ]

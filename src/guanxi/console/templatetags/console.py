@@ -4,6 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils import formats
 from django.utils.html import format_html
 
 register = template.Library()
@@ -150,3 +151,11 @@ def audit_value(value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)
+
+
+@register.filter
+def percent(value, digits: int = 0) -> str:
+    """0.123 → "12%" (localised number); empty for None."""
+    if value in (None, ""):
+        return ""
+    return f"{formats.number_format(float(value) * 100, int(digits))}%"
