@@ -193,9 +193,13 @@ def load_inputs(as_of: dt.datetime | dt.date | None = None) -> Inputs:
     customers = _read(_CUSTOMERS_SQL, {}, CUSTOMERS_SCHEMA)
     orders = _read(_ORDERS_SQL, params, ORDERS_SCHEMA)
     order_lines = _read(_ORDER_LINES_SQL, params, ORDER_LINES_SCHEMA)
-    # A customer created after as_of did not exist yet at that moment.
-    created = customers.column("created_at")
-    customers = customers.filter(pc.less_equal(created, pa.scalar(as_of, TIMESTAMP)))
+    # A customer created after as_of did not exist yet at that moment — unless they have orders
+    # by then (an import may stamp the import time on customers with older orders).
+    existed = pc.or_(
+        pc.less_equal(customers.column("created_at"), pa.scalar(as_of, TIMESTAMP)),
+        pc.is_in(customers.column("customer_id"), value_set=orders.column("customer_id")),
+    )
+    customers = customers.filter(existed)
     return Inputs(as_of=as_of, customers=customers, orders=orders, order_lines=order_lines)
 
 
