@@ -6,6 +6,7 @@ one run's numbers and never mixes two.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -206,20 +207,25 @@ def churn_histogram(run: AnalyticsRun, bins: int = 10) -> list[HistogramBin]:
     return _histogram(values, bins, 0.0, 1.0) if values else []
 
 
-def _nice_ceiling(value: float) -> float:
-    """The next 1, 2 or 5 × a power of ten at or above ``value``."""
-    if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * power >= value:
-            return step * power
-    return 10 * power
+def _round_edges(low: float, high: float) -> list[float]:
+    """1-2-5 steps (…, 10, 20, 50, 100, …) from the step at or below ``low`` to the one at or
+    above ``high``: money is spread over orders of magnitude, so equal-width bins would put
+    almost everyone in the first one."""
+    low, high = max(low, 1.0), max(high, low, 1.0)
+    series = [
+        float(step * 10**power)
+        for power in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        for step in (1, 2, 5)
+    ]
+    first = max(i for i, e in enumerate(series) if e <= low)
+    last = min(i for i, e in enumerate(series) if e >= high)
+    return series[first : last + 1]
 
 
-def clv_histogram(run: AnalyticsRun, bins: int = 10) -> list[HistogramBin]:
-    """Customers by predicted CLV in equal bins from 0 to a round number above the 99th
-    percentile; the last bin also holds the few above it. Scored customers only."""
+def clv_histogram(run: AnalyticsRun) -> list[HistogramBin]:
+    """Customers by predicted CLV in round-numbered bins (0–10, 10–20, 20–50, …) from 0 to a
+    round number at or above the 99th percentile; the last bin also holds the few above it.
+    Customers with too little history (no CLV) are left out."""
     values = sorted(
         float(v)
         for v in CustomerScore.objects.filter(run=run, clv__isnull=False).values_list(
@@ -228,8 +234,15 @@ def clv_histogram(run: AnalyticsRun, bins: int = 10) -> list[HistogramBin]:
     )
     if not values:
         return []
-    p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
-    return _histogram(values, bins, 0.0, _nice_ceiling(max(p99, 1.0)))
+    p5 = values[int(0.05 * (len(values) - 1))]
+    p99 = values[int(0.99 * (len(values) - 1))]
+    edges = [e for e in _round_edges(max(p5, 1.0), max(p99, 2.0)) if e > 0]
+    bounds = [0.0, *edges]
+    counts = [0] * len(edges)
+    for v in values:
+        i = bisect.bisect_right(edges, v)
+        counts[min(i, len(edges) - 1)] += 1
+    return [HistogramBin(bounds[i], bounds[i + 1], counts[i]) for i in range(len(edges))]
 
 
 def _add_months(month: dt.date, k: int) -> dt.date:

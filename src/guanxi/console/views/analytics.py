@@ -4,6 +4,7 @@ cohort retention, upcoming periodic purchases and the run log — all from the l
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.formats import date_format, number_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -13,9 +14,20 @@ from guanxi.core.permissions import console_view
 RUN_LOG_SIZE = 10
 
 
-def _money_range(low: float, high: float) -> str:
+def _money_range(low: float, high: float, *, last: bool = False) -> str:
     low_text = number_format(round(low), force_grouping=True)
+    if last:
+        return f"≥ {low_text}"
     return f"{low_text}–{number_format(round(high), force_grouping=True)}"
+
+
+def _counts(values: dict) -> list[tuple[str, object]]:
+    """The numeric entries of a run's inputs/outputs (lists and notes are left out)."""
+    return [
+        (key, value)
+        for key, value in (values or {}).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
 
 
 def _charts(run, currency: str, curve: list[tuple[float, float]]) -> dict:
@@ -33,13 +45,13 @@ def _charts(run, currency: str, curve: list[tuple[float, float]]) -> dict:
             "even_label": _("Everyone equal"),
         },
         "tiers": {
-            "labels": [b.label for b in tiers],
+            "labels": [capfirst(b.label) for b in tiers],
             "keys": [b.key for b in tiers],
             "counts": [b.count for b in tiers],
             "label": _("Customers"),
         },
         "stages": {
-            "labels": [b.label for b in stages],
+            "labels": [capfirst(b.label) for b in stages],
             "keys": [b.key for b in stages],
             "counts": [b.count for b in stages],
             "label": _("Customers"),
@@ -51,7 +63,9 @@ def _charts(run, currency: str, curve: list[tuple[float, float]]) -> dict:
             "x_label": _("Probability of having churned"),
         },
         "clv": {
-            "labels": [_money_range(b.low, b.high) for b in clv],
+            "labels": [
+                _money_range(b.low, b.high, last=i == len(clv) - 1) for i, b in enumerate(clv)
+            ],
             "counts": [b.count for b in clv],
             "label": _("Customers"),
             "x_label": _("Predicted CLV (%(currency)s)") % {"currency": currency},
@@ -89,7 +103,10 @@ def analytics(request):
         "run": run,
         "show_runs": show_runs,
         "show_periodic": show_periodic,
-        "runs": list(selectors.run_log()[:RUN_LOG_SIZE]) if show_runs else [],
+        "runs": [
+            {"run": r, "inputs": _counts(r.inputs), "outputs": _counts(r.outputs)}
+            for r in (selectors.run_log()[:RUN_LOG_SIZE] if show_runs else [])
+        ],
     }
     if run is not None:
         overview = selectors.run_overview(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from guanxi.analytics import selectors
 from guanxi.analytics.models import CustomerScore
@@ -28,18 +28,22 @@ def tier_why(score: CustomerScore) -> str:
     if score.tier == CustomerScore.Tier.NONE or not tier:
         return _("No purchases yet, so no value tier.")
     thresholds = tier.get("thresholds") or []
-    parts = [
-        _(
-            "Ranked %(rank)s among buyers by net revenue (%(revenue)s %(currency)s); "
-            "customers ranked above bring %(share)s of all revenue."
-        )
-        % {
-            "rank": number_format(tier.get("revenue_rank") or 0, force_grouping=True),
-            "revenue": number_format(score.revenue, 2, force_grouping=True),
-            "currency": score.currency,
-            "share": _pct(tier.get("share_before") or 0),
-        }
-    ]
+    figures = {
+        "rank": number_format(tier.get("revenue_rank") or 0, force_grouping=True),
+        "revenue": number_format(score.revenue, 2, force_grouping=True),
+        "currency": score.currency,
+        "share": _pct(tier.get("share_before") or 0),
+    }
+    if (tier.get("revenue_rank") or 0) <= 1:
+        parts = [_("The top buyer by net revenue (%(revenue)s %(currency)s).") % figures]
+    else:
+        parts = [
+            _(
+                "Ranked %(rank)s among buyers by net revenue (%(revenue)s %(currency)s); "
+                "customers ranked above bring %(share)s of all revenue."
+            )
+            % figures
+        ]
     if len(thresholds) == 3:
         parts.append(
             _(
@@ -92,10 +96,13 @@ def health_factors(score: CustomerScore) -> list[dict]:
         if key == "service" and value is None:
             note = _("not measured until tickets exist; left out")
         elif key == "frequency_trend" and factor.get("recent_orders") is not None:
-            note = _(
-                "%(recent)s orders in the last %(days)s days, %(prior)s in the ones before"
+            recent = factor.get("recent_orders") or 0
+            note = ngettext(
+                "%(recent)s order in the last %(days)s days, %(prior)s in the ones before",
+                "%(recent)s orders in the last %(days)s days, %(prior)s in the ones before",
+                recent,
             ) % {
-                "recent": factor.get("recent_orders"),
+                "recent": recent,
                 "prior": factor.get("prior_orders"),
                 "days": factor.get("window_days"),
             }
