@@ -197,9 +197,9 @@ def cdnow_summary() -> pd.DataFrame:
 def bench_fits(summary: pd.DataFrame) -> dict:
     from lifetimes import BetaGeoFitter, GammaGammaFitter
 
-    from guanxi.analytics.clv import _point, fit_bgnbd, fit_gamma_gamma
+    from guanxi.analytics.clv import _point, _spenders, fit_bgnbd, fit_gamma_gamma
 
-    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    repeat = summary[_spenders(summary)]
     out = {}
     times = []
     for _ in range(2):

@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 # (BG/NBD would call every one of them certainly alive).
 MIN_REPEAT_PURCHASES = 1
 MIN_DAYS_OBSERVED = 30
+# Gamma-Gamma is fitted on repeat buyers whose mean repeat spend is at least this (a cent): net
+# values that cancel to ~0 (orders returned in full) are no evidence of spend, and log(1e-14)
+# would dominate the likelihood; the exact ~0 also depends on the order of additions.
+MIN_MEAN_SPEND = 0.01
 # The store needs this many repeat buyers for the fits to mean anything; below it everyone is
 # "not enough data".
 MIN_REPEAT_BUYERS = 20
@@ -174,7 +178,7 @@ def _period_start(day: dt.date, freq: str) -> dt.date:
 class ClvFit:
     """Maximum-likelihood BG/NBD and Gamma-Gamma parameters (Fader, Hardie & Lee's names).
 
-    ``p``, ``q``, ``gamma`` are None when there were no repeat buyers with positive spend.
+    ``p``, ``q``, ``gamma`` are None when there were no repeat buyers with spend.
     """
 
     r: float
@@ -218,18 +222,22 @@ def fit_bgnbd(summary: pd.DataFrame):
 def fit_gamma_gamma(summary: pd.DataFrame):
     """Fit PyMC-Marketing's ``GammaGammaModel`` by maximum likelihood on the repeat buyers.
 
-    Only customers with ``frequency > 0`` and ``monetary_value > 0`` enter the fit.
+    Only customers with ``frequency > 0`` and ``monetary_value >= MIN_MEAN_SPEND`` enter the fit.
     """
     from pymc_marketing.clv import GammaGammaModel
 
     data = summary.loc[
-        (summary["frequency"] > 0) & (summary["monetary_value"] > 0),
+        _spenders(summary),
         ["customer_id", "frequency", "monetary_value"],
     ].reset_index(drop=True)
     model = GammaGammaModel(model_config=_flat_priors("p", "q", "v"))
     with _quiet():
         model.fit(data, method="map", progressbar=False)
     return model
+
+
+def _spenders(summary: pd.DataFrame) -> pd.Series:
+    return (summary["frequency"] > 0) & (summary["monetary_value"] >= MIN_MEAN_SPEND)
 
 
 def _point(model, *names: str) -> dict[str, float]:
@@ -241,7 +249,7 @@ def fit_clv_models(summary: pd.DataFrame) -> ClvFit:
     """Fit BG/NBD on all customers and Gamma-Gamma on the repeat buyers; return the parameters."""
     bg = _point(fit_bgnbd(summary), "r", "alpha", "a", "b")
     bg_ll = bgnbd_log_likelihood(summary, **bg)
-    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    repeat = summary[_spenders(summary)]
     gg: dict[str, float | None] = {"p": None, "q": None, "gamma": None}
     gg_ll = None
     if len(repeat):
@@ -347,7 +355,7 @@ def score_customers(summary: pa.Table, as_of: dt.datetime) -> pa.Table:
     eligible = (df["frequency"].to_numpy() >= MIN_REPEAT_PURCHASES) & (
         df["T"].to_numpy() >= MIN_DAYS_OBSERVED
     )
-    repeat_buyers = int(((df["frequency"] > 0) & (df["monetary_value"] > 0)).sum())
+    repeat_buyers = int(_spenders(df).sum())
     if repeat_buyers < MIN_REPEAT_BUYERS or not eligible.any():
         logger.info("CLV: %d repeat buyers, not enough to fit; no scores", repeat_buyers)
         return _score_table(df, eligible & False, out, as_of)
