@@ -236,7 +236,9 @@ def report(summary: dict, fits: dict, args) -> str:
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on "
         f"{platform.node() or 'this machine'}: "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, DuckDB "
-        f"{duckdb.__version__}, ibis {ibis.__version__}, pandas {pd.__version__}. "
+        f"{duckdb.__version__}, ibis {ibis.__version__}, pandas {pd.__version__}; load average "
+        f"{args.load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the "
+        "machine slows every column alike, but adds noise). "
         f"`{' '.join(['.venv/bin/python', 'bench/analytics.py', *sys.argv[1:]])}`.",
         "",
         "## (a) transactions → per-customer summary",
@@ -314,6 +316,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    args.load_before = os.getloadavg()[0]
 
     print(f"simulating {args.customers:,} customers …", flush=True)
     lines = simulated_lines(args.customers, args.seed)
