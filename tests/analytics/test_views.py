@@ -1,4 +1,4 @@
-"""Console analytics page and the 360 scores card, built on rows written directly (not a refresh)."""
+"""Console analytics page and 360 scores card, on rows written directly (not by a refresh)."""
 
 import datetime as dt
 from decimal import Decimal
