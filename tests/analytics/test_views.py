@@ -323,3 +323,9 @@ def test_360_query_count_with_scores(client, make_staff, analysed, django_assert
     url = reverse("console:customer_detail", args=[analysed["ann"].pk])
     with django_assert_max_num_queries(26):
         assert client.get(url).status_code == 200
+
+
+def test_page_query_count_is_bounded(client, make_staff, analysed, django_assert_max_num_queries):
+    login(client, make_staff, "admin")
+    with django_assert_max_num_queries(20):
+        assert client.get(reverse("console:analytics")).status_code == 200
