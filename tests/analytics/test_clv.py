@@ -424,3 +424,25 @@ def test_fit_clv_names_a_missing_column(tmp_path):
     path.write_text("who,when,amount\na,2025-01-01,3\n")
     with pytest.raises(CommandError, match=r"orders.csv: no column 'customer' \(--customer\)"):
         run_fit_clv(str(path), "--customer=customer", "--date=when", "--value=amount")
+
+
+@needs_cdnow
+def test_fit_clv_through_the_analytics_command():
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(
+        "analytics",
+        "fit-clv",
+        str(CDNOW),
+        "--customer=customer_id",
+        "--date=date",
+        "--value=dollar_value",
+        "--calibration-end=1997-09-30",
+        "--time-unit=week",
+        "--json",
+        stdout=out,
+    )
+    params = json.loads(out.getvalue())
+    assert sorted(k for k in params if k in PUBLISHED) == sorted(PUBLISHED)
+    assert params["b"] == pytest.approx(PUBLISHED["b"], rel=0.01)
