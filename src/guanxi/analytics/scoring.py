@@ -287,12 +287,17 @@ def health(t: ir.Table, rules: dict[str, Any], weights: dict[str, float]) -> ir.
     gross revenue. Service experience is a placeholder (unknown until tickets exist) and is left
     out; the known weights are renormalised.
     """
-    lapsed = float(rules["lapsed_days"])
-    recency = ibis.ifelse(t.recency_days >= lapsed, 0.0, 1.0 - t.recency_days / lapsed)
-    trend = (t.recent_orders + 1.0) / (t.recent_orders + t.prior_orders + 2.0)
+    # Integer literals and float64 columns only: Spark reads a literal like 1.0 as a DECIMAL,
+    # whose rounding would differ from DuckDB's doubles.
+    lapsed = int(rules["lapsed_days"])
+    recency = ibis.ifelse(
+        t.recency_days >= lapsed, 0.0, 1 - t.recency_days.cast("float64") / lapsed
+    )
+    recent, prior = t.recent_orders.cast("float64"), t.prior_orders.cast("float64")
+    trend = (recent + 1) / (recent + prior + 2)
     returns = ibis.ifelse(
         t.gross_units > 0,
-        1.0 - ibis.least(1.0, t.returns_units / t.gross_units),
+        1 - ibis.least(1, t.returns_units.cast("float64") / t.gross_units.cast("float64")),
         1.0,
     )
     t = t.mutate(h_recency=recency, h_frequency_trend=trend, h_returns=returns)
