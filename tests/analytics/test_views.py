@@ -275,7 +275,7 @@ def test_360_shows_tier_and_why(client, make_staff, analysed):
     assert 'data-testid="scores-card"' in html
     assert 'data-testid="tier-badge"' in html
     assert "VIP" in html
-    why = html.split('data-testid="tier-why">')[1].split("</p>")[0]
+    why = html.split('data-testid="tier-why">')[1].split("</div></div>")[0]
     assert "Ranked 3" in why and "12.3%" in why and "80.0%" in why
     assert "R5" in html and "Champions" in html
     assert "Last order 12 days ago." in html

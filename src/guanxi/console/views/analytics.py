@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from guanxi.analytics import selectors
+from guanxi.console.views.scores import stage_label
 from guanxi.core.permissions import console_view
 
 RUN_LOG_SIZE = 10
@@ -51,7 +52,7 @@ def _charts(run, currency: str, curve: list[tuple[float, float]]) -> dict:
             "label": _("Customers"),
         },
         "stages": {
-            "labels": [capfirst(b.label) for b in stages],
+            "labels": [capfirst(stage_label(b.key)) for b in stages],
             "keys": [b.key for b in stages],
             "counts": [b.count for b in stages],
             "label": _("Customers"),

@@ -5,10 +5,26 @@ from __future__ import annotations
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from guanxi.analytics import selectors
 from guanxi.analytics.models import CustomerScore
+
+# Stage names with a context: "active" alone is already "enabled" (a product that is active).
+STAGE_LABELS = {
+    "prospect": pgettext_lazy("lifecycle stage", "prospect"),
+    "new": pgettext_lazy("lifecycle stage", "new"),
+    "active": pgettext_lazy("lifecycle stage", "active"),
+    "at_risk": pgettext_lazy("lifecycle stage", "at risk"),
+    "lapsed": pgettext_lazy("lifecycle stage", "lapsed"),
+    "won_back": pgettext_lazy("lifecycle stage", "won back"),
+}
+
+
+def stage_label(stage: str) -> str:
+    """The lifecycle stage's name in the current language ("" for none)."""
+    return str(STAGE_LABELS.get(stage, stage)) if stage else ""
+
 
 HEALTH_FACTORS = {
     "recency": gettext_lazy("Recency"),
@@ -22,11 +38,11 @@ def _pct(value) -> str:
     return f"{number_format(100 * float(value), 1)}%"
 
 
-def tier_why(score: CustomerScore) -> str:
+def tier_why(score: CustomerScore) -> list[str]:
     """Why the customer is in their tier: rank, the revenue share ranked above, thresholds."""
     tier = (score.explanation or {}).get("tier") or {}
     if score.tier == CustomerScore.Tier.NONE or not tier:
-        return _("No purchases yet, so no value tier.")
+        return [_("No purchases yet, so no value tier.")]
     thresholds = tier.get("thresholds") or []
     figures = {
         "rank": number_format(tier.get("revenue_rank") or 0, force_grouping=True),
@@ -56,7 +72,7 @@ def tier_why(score: CustomerScore) -> str:
                 "silver": _pct(thresholds[2]),
             }
         )
-    return " ".join(parts)
+    return parts
 
 
 def stage_why(score: CustomerScore) -> list[str]:
@@ -78,8 +94,7 @@ def stage_why(score: CustomerScore) -> list[str]:
         )
     previous = stage.get("previous_stage")
     if previous and previous != score.lifecycle_stage:
-        label = dict(CustomerScore.Stage.choices).get(previous, previous)
-        lines.append(_("Previous run: %(stage)s.") % {"stage": label})
+        lines.append(_("Previous run: %(stage)s.") % {"stage": stage_label(previous)})
     return lines
 
 
@@ -135,6 +150,15 @@ def scores_context(user, customer_id: int) -> dict:
             "score": score,
             "tier_why": tier_why(score),
             "stage_why": stage_why(score),
+            "stage_label": stage_label(score.lifecycle_stage),
+            "stage_changes": [
+                {
+                    "at": change.changed_at,
+                    "from": stage_label(change.from_stage),
+                    "to": stage_label(change.to_stage),
+                }
+                for change in data.stage_changes
+            ],
             "health_factors": health_factors(score),
             "rfm": explanation.get("rfm") or {},
             "enough_data": score.churn_risk != CustomerScore.ChurnRisk.NOT_ENOUGH_DATA,
