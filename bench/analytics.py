@@ -12,9 +12,10 @@ Prints a table and writes it to ``bench/results/analytics.md``.
     * lifetimes: ``summary_data_from_transaction_data`` on the table as a pandas DataFrame (the
       Arrow → pandas conversion is not counted);
     * plain DuckDB: one hand-written SQL query over the same registered table, fetched as Arrow.
-    Best of ``--repeats`` runs after one warm-up. Max relative difference vs lifetimes is
-    |ours − lifetimes| / max(|lifetimes|, 1) (amounts under one currency unit are compared
-    absolutely: net values that cancel to ~0 differ by ~1e-14 from the order of additions).
+    Best of ``--repeats`` runs after one warm-up, the four run in turn. Max relative difference
+    vs lifetimes is |ours − lifetimes| / max(|lifetimes|, 1) (amounts under one currency unit
+    are compared absolutely: net values that cancel to ~0 differ by ~1e-14 from the order of
+    additions).
 (b) model fits: BG/NBD and Gamma-Gamma on CDNOW (published setting: daily purchases,
     calibration end 1997-09-30, time in weeks) and on the 1 M-line summary (days): ours
     (PyMC-Marketing, flat priors, MAP) vs lifetimes' ``BetaGeoFitter`` / ``GammaGammaFitter``.
@@ -78,14 +79,17 @@ FROM per_customer
 """
 
 
-def best_of(fn, repeats: int) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
+def interleaved(functions: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """(best, median) seconds of each function, run in turn so that load drift hits all alike."""
+    for fn in functions.values():
+        fn()  # warm-up
+    times = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (min(t), statistics.median(t)) for name, t in times.items()}
 
 
 def relative_difference(ours, theirs) -> float:
@@ -148,12 +152,9 @@ def bench_summary(lines: pa.Table, repeats: int) -> tuple[dict, pd.DataFrame]:
             frame, "customer_id", "placed_at", "value", observation_period_end=str(END)
         )
 
-    timings = {
-        "ours": best_of(ours, repeats),
-        "lifetimes": best_of(lifetimes, max(2, repeats // 2)),
-        "plain": best_of(plain, repeats),
-        "bare": best_of(bare, repeats),
-    }
+    timings = interleaved(
+        {"ours": ours, "lifetimes": lifetimes, "plain": plain, "bare": bare}, repeats
+    )
     ours_df = ours_result["table"].to_pandas().set_index("customer_id")
     theirs = lifetimes_result["frame"]
     ours_df = ours_df.loc[theirs.index]
@@ -246,7 +247,7 @@ def report(summary: dict, fits: dict, args) -> str:
         f"{summary['lines']:,} simulated order lines (`generate_store(customers={args.customers}, "
         f"seed={args.seed})`), {summary['customers']:,} customers with orders; frequency, recency, "
         "T (days) and monetary_value as `lifetimes.utils.summary_data_from_transaction_data`. "
-        f"Best of {args.repeats} runs after a warm-up (median in brackets).",
+        f"Best of {args.repeats} runs after a warm-up, the four run in turn (median in brackets).",
         "",
         "| | time (s) | vs lifetimes | vs plain DuckDB | max relative difference vs lifetimes |",
         "|---|---:|---:|---:|---:|",
@@ -319,7 +320,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     args.load_before = os.getloadavg()[0]
