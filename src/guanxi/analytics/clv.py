@@ -470,5 +470,11 @@ class _quiet(warnings.catch_warnings):
     def __enter__(self):
         result = super().__enter__()
         warnings.simplefilter("ignore")
-        logging.getLogger("pymc").setLevel(logging.ERROR)
+        self._pymc_logger = logging.getLogger("pymc")
+        self._pymc_level = self._pymc_logger.level
+        self._pymc_logger.setLevel(logging.ERROR)
         return result
+
+    def __exit__(self, *exc):
+        self._pymc_logger.setLevel(self._pymc_level)
+        return super().__exit__(*exc)
