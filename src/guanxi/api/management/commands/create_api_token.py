@@ -1,14 +1,15 @@
 """``guanxi create_api_token NAME``: prints a new bearer token for the REST API."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.api.models import ApiToken
 from guanxi.api.services import create_api_token
+from guanxi.core.commands import GuanxiCommand
 
 
-class Command(BaseCommand):
+class Command(GuanxiCommand):
     help = gettext_lazy("Create a REST API token and print it (it is shown only once).")
 
     def add_arguments(self, parser):

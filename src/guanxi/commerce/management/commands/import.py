@@ -1,6 +1,6 @@
 """``guanxi import PATH --format online-retail|orders-csv|parquet [--source NAME]``."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from tqdm import tqdm
@@ -8,6 +8,7 @@ from tqdm import tqdm
 from guanxi.commerce.importers import FORMATS, ImportFileError, import_file
 from guanxi.commerce.models import ImportRun
 from guanxi.commerce.services import ImportRejected, Progress
+from guanxi.core.commands import GuanxiCommand
 
 
 class TerminalProgress(Progress):
@@ -32,7 +33,7 @@ class TerminalProgress(Progress):
             self.bar = None
 
 
-class Command(BaseCommand):
+class Command(GuanxiCommand):
     help = gettext_lazy(
         "Import orders from a CSV, Excel or Parquet file. Idempotent: importing the same file "
         "twice changes nothing."

@@ -4,14 +4,14 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.commerce.models import Order
+from guanxi.core.commands import GuanxiCommand
 
 
-class Command(BaseCommand):
+class Command(GuanxiCommand):
     help = gettext_lazy(
         "Set up and serve a demo: migrate the database, create an admin user (its password is "
         "printed), simulate a store, and serve the console at http://127.0.0.1:8000/console/."

@@ -1,11 +1,12 @@
 """``guanxi worker``: runs background jobs and periodic schedules (Huey's consumer)."""
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext_lazy
 
+from guanxi.core.commands import GuanxiCommand
 
-class Command(BaseCommand):
+
+class Command(GuanxiCommand):
     help = gettext_lazy(
         "Run the background worker: queued jobs with retries, and the nightly/daily schedules."
     )

@@ -1,15 +1,16 @@
 """``guanxi simulate --customers N --seed S [--months M] [--truth PATH] [--out DIR]``."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.commerce.services import ImportRejected
+from guanxi.core.commands import GuanxiCommand
 from guanxi.customers.services import BatchRejected
 from guanxi.simulate.services import simulate_store
 
 
-class Command(BaseCommand):
+class Command(GuanxiCommand):
     help = gettext_lazy(
         "Simulate a store (customers, orders, returns, browsing) with planted ground truth, and "
         "load it into the database, or write it as Parquet files with --out. The same seed "
