@@ -51,6 +51,11 @@ class Command(GuanxiCommand):
             )
             summary = simulate_store(customers, seed, months=months, progress=True)
             self.stdout.write(str(summary))
+        from guanxi.analytics.models import AnalyticsRun
+
+        if not AnalyticsRun.objects.filter(status=AnalyticsRun.Status.SUCCEEDED).exists():
+            self.stdout.write(_("Computing scores, tiers, CLV and periodic purchases…"))
+            call_command("analytics", "refresh")
 
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write("")
