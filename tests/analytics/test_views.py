@@ -253,9 +253,7 @@ def test_cohort_retention_counts_repeat_orders(analysed):
 def test_pareto_curve_and_share():
     run = make_run()
     for i, revenue in enumerate([80, 10, 5, 5, 0]):
-        make_score(
-            run, make_customer(first_name=f"C{i}"), revenue=Decimal(revenue), explanation={}
-        )
+        make_score(run, make_customer(first_name=f"C{i}"), revenue=Decimal(revenue), explanation={})
     curve = selectors.pareto_curve(run, points=4)
     assert curve == [(0.0, 0.0), (25.0, 80.0), (50.0, 90.0), (75.0, 95.0), (100.0, 100.0)]
     assert selectors.top_share(curve, 25) == 80.0
