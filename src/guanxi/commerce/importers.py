@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from guanxi.commerce.models import ImportRun, Order
 from guanxi.commerce.services import (
+    MAX_STORED_ERRORS,
     ORDER_LINE_COLUMNS,
     ImportRejected,
     ImportResult,
@@ -218,7 +219,7 @@ def _finish(run: ImportRun, result: ImportResult, status: str, message: str) -> 
     run.lines_created = result.lines_created
     run.customers_created = result.customers_created
     run.products_created = result.products_created
-    run.errors = [e.as_dict() for e in result.errors[:1000]]
+    run.errors = [e.as_dict() for e in result.errors[:MAX_STORED_ERRORS]]
     run.finished_at = timezone.now()
     run.save()
 

@@ -315,14 +315,6 @@ def arrow_table(relation) -> pa.Table:
     return fetch()
 
 
-_arrow = arrow_table
-
-
-def _chunks(values: list, size: int = ID_CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def ingest_order_lines(
     table: pa.Table,
     *,
@@ -390,7 +382,7 @@ def ingest_order_lines(
         - con.execute("SELECT count(DISTINCT order_id_raw) FROM lines").fetchall()[0][0]
     )
 
-    orders = _arrow(
+    orders = arrow_table(
         con.sql(
             """
             SELECT order_id_raw AS external_id,
@@ -539,7 +531,7 @@ def _write_orders(
         "product_ids",
         pa.table({"sku": list(product_ids), "product_pk": list(product_ids.values())}),
     )
-    line_table = _arrow(
+    line_table = arrow_table(
         con.sql(
             """
             SELECT o.order_pk AS order_id,
