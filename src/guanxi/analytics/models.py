@@ -3,6 +3,7 @@ run, so trends and before/after comparisons are queries, not reconstructions."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from guanxi.commerce.models import Category, Product
 from guanxi.core.models import currency_field, money_field
@@ -62,12 +63,12 @@ class CustomerScore(models.Model):
         PROSPECT = "prospect", _("prospect")
 
     class Stage(models.TextChoices):
-        PROSPECT = "prospect", _("prospect")
-        NEW = "new", _("new")
-        ACTIVE = "active", _("active")
-        AT_RISK = "at_risk", _("at risk")
-        LAPSED = "lapsed", _("lapsed")
-        WON_BACK = "won_back", _("won back")
+        PROSPECT = "prospect", pgettext_lazy("lifecycle stage", "prospect")
+        NEW = "new", pgettext_lazy("lifecycle stage", "new")
+        ACTIVE = "active", pgettext_lazy("lifecycle stage", "active")
+        AT_RISK = "at_risk", pgettext_lazy("lifecycle stage", "at risk")
+        LAPSED = "lapsed", pgettext_lazy("lifecycle stage", "lapsed")
+        WON_BACK = "won_back", pgettext_lazy("lifecycle stage", "won back")
 
     class ChurnRisk(models.TextChoices):
         LOW = "low", _("low")
