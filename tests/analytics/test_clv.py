@@ -35,6 +35,9 @@ PUBLISHED = {
     "q": 3.74,
     "gamma": 15.44,
 }
+# Fader, Hardie & Lee (2005), "A Note on Deriving the Pareto/NBD Model and Related Expressions":
+# Pareto/NBD on the same sample and calibration period, LL = -9,594.98.
+PUBLISHED_PARETO_NBD = {"r": 0.5533, "alpha": 10.5776, "s": 0.6061, "beta": 11.6650}
 SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 
 
@@ -274,6 +277,40 @@ def test_fits_agree_with_lifetimes(cdnow_fit):
     theirs = {**bg.params_.to_dict(), **gg.params_.rename({"v": "gamma"}).to_dict()}
     for name in PUBLISHED:
         assert getattr(fit, name) == pytest.approx(theirs[name], rel=1e-3), name
+
+
+@needs_cdnow
+def test_pareto_nbd_reproduces_the_published_cdnow_parameters(cdnow_fit):
+    from lifetimes import ParetoNBDFitter
+
+    _, summary = cdnow_fit
+    fit = clv.fit_pareto_nbd_parameters(summary)
+    for name, published in PUBLISHED_PARETO_NBD.items():
+        assert getattr(fit, name) == pytest.approx(published, rel=0.01), name
+    assert fit.log_likelihood == pytest.approx(-9594.98, abs=0.5)
+    theirs = ParetoNBDFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    for name in PUBLISHED_PARETO_NBD:
+        assert getattr(fit, name) == pytest.approx(theirs.params_[name], rel=2e-3), name
+
+
+@needs_cdnow
+def test_fit_clv_fits_pareto_nbd_on_request():
+    out = json.loads(
+        run_fit_clv(
+            str(CDNOW),
+            "--customer=customer_id",
+            "--date=date",
+            "--value=dollar_value",
+            "--calibration-end=1997-09-30",
+            "--time-unit=week",
+            "--model=pareto-nbd",
+            "--json",
+        )
+    )
+    assert out["model"] == "pareto-nbd"
+    for name, published in PUBLISHED_PARETO_NBD.items():
+        assert out[name] == pytest.approx(published, rel=0.01), name
+    assert out["log_likelihood"]["pareto_nbd"] == pytest.approx(-9594.98, abs=0.5)
 
 
 @needs_cdnow

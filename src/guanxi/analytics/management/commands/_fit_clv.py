@@ -1,4 +1,5 @@
-"""``guanxi analytics fit-clv``: fit BG/NBD and Gamma-Gamma on a transaction file, import nothing.
+"""``guanxi analytics fit-clv``: fit BG/NBD (or Pareto/NBD) and Gamma-Gamma on a transaction file,
+import nothing.
 
 Registered as a subcommand by ``analytics.py``; the underscore keeps Django from listing this
 module as a command of its own.
@@ -13,6 +14,8 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 PARAMETERS = ("r", "alpha", "a", "b", "p", "q", "gamma")
+PARETO_PARAMETERS = ("r", "alpha", "s", "beta")
+MODELS = ("bgnbd", "pareto-nbd")
 DAYS_PER_UNIT = {"day": 1, "week": 7}
 
 
@@ -33,6 +36,12 @@ def add_arguments(parser) -> None:
         default="day",
         help="unit of recency and T, hence of alpha (default: day)",
     )
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default="bgnbd",
+        help="bgnbd: BG/NBD + Gamma-Gamma (default); pareto-nbd: Pareto/NBD",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -45,6 +54,7 @@ def handle(command, **options) -> None:
         value=options["value"],
         calibration_end=options.get("calibration_end"),
         time_unit=options.get("time_unit") or "day",
+        model=options.get("model") or "bgnbd",
     )
     if options.get("json"):
         command.stdout.write(json.dumps(result, indent=2))
@@ -53,10 +63,13 @@ def handle(command, **options) -> None:
         f"{result['customers']} customers, {result['repeat_buyers']} repeat buyers, "
         f"up to {result['calibration_end']}, time in {result['time_unit']}s"
     )
-    for name in PARAMETERS:
+    for name in PARETO_PARAMETERS if result["model"] == "pareto-nbd" else PARAMETERS:
         value = result[name]
         command.stdout.write(f"  {name:<6} {'n/a' if value is None else f'{value:.6g}'}")
     ll = result["log_likelihood"]
+    if result["model"] == "pareto-nbd":
+        command.stdout.write(f"  Pareto/NBD log-likelihood   {ll['pareto_nbd']:.6f}")
+        return
     command.stdout.write(f"  BG/NBD log-likelihood       {ll['bgnbd']:.6f}")
     if ll["gamma_gamma"] is not None:
         command.stdout.write(f"  Gamma-Gamma log-likelihood  {ll['gamma_gamma']:.6f}")
@@ -70,18 +83,22 @@ def fit_clv_file(
     value: str,
     calibration_end: str | None = None,
     time_unit: str = "day",
+    model: str = "bgnbd",
 ) -> dict:
     """Fit the CLV models on a CSV/Parquet transaction file; the parameters as a plain dict.
 
     Purchases are counted per day (as in the published CDNOW results); with ``time_unit="week"``
-    recency and T are divided by 7, so ``alpha`` is in weeks.
+    recency and T are divided by 7, so ``alpha`` is in weeks. ``model="pareto-nbd"`` fits
+    Pareto/NBD instead of BG/NBD + Gamma-Gamma (keys ``r``, ``alpha``, ``s``, ``beta``).
     """
     import ibis
 
-    from guanxi.analytics.clv import fit_clv_models, transaction_summary
+    from guanxi.analytics.clv import fit_clv_models, fit_pareto_nbd_parameters, transaction_summary
 
     if not path.exists():
         raise CommandError(f"{path}: no such file")
+    if model not in MODELS:
+        raise CommandError(f"--model must be one of {', '.join(MODELS)}")
     if time_unit not in DAYS_PER_UNIT:
         raise CommandError(f"--time-unit must be one of {', '.join(DAYS_PER_UNIT)}")
     con = ibis.duckdb.connect()
@@ -144,6 +161,20 @@ def fit_clv_file(
     scale = DAYS_PER_UNIT[time_unit]
     summary["recency"] /= scale
     summary["T"] /= scale
+    about = {
+        "customers": len(summary),
+        "repeat_buyers": int((summary["frequency"] > 0).sum()),
+        "calibration_end": end.isoformat(),
+        "time_unit": time_unit,
+        "model": model,
+    }
+    if model == "pareto-nbd":
+        pareto = fit_pareto_nbd_parameters(summary)
+        return {
+            **{name: getattr(pareto, name) for name in PARETO_PARAMETERS},
+            "log_likelihood": {"pareto_nbd": pareto.log_likelihood},
+            **about,
+        }
     fit = fit_clv_models(summary)
     return {
         **{name: getattr(fit, name) for name in PARAMETERS},
@@ -151,8 +182,5 @@ def fit_clv_file(
             "bgnbd": fit.bgnbd_log_likelihood,
             "gamma_gamma": fit.gamma_gamma_log_likelihood,
         },
-        "customers": fit.customers,
-        "repeat_buyers": fit.repeat_buyers,
-        "calibration_end": end.isoformat(),
-        "time_unit": time_unit,
+        **about,
     }
