@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "guanxi.api",
     "guanxi.console",
     "guanxi.portal",
+    "guanxi.segments",
     "guanxi.simulate",
 ]
 
