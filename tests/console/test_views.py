@@ -15,6 +15,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.core.roles import ROLES
 from guanxi.customers.models import ContactPoint, Customer
 from guanxi.customers.services import set_contact_validity, update_customer
+from guanxi.segments.models import Group, Segment
 from tests.console.factories import make_customer, make_event, make_order
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +50,25 @@ PAGES = {
         {"admin", "marketer", "agent", "sales_rep", "analyst"},
         "analytics.view_customerscore",
     ),
+    "console:segment_list": ({"admin", "marketer", "analyst"}, "segments.view_segment"),
+    "console:segment_new": ({"admin", "marketer"}, "segments.add_segment"),
+    "console:segment_preview": ({"admin", "marketer", "analyst"}, "segments.view_segment"),
+    "console:segment_detail": ({"admin", "marketer", "analyst"}, "segments.view_segment"),
+    "console:segment_refresh": ({"admin", "marketer"}, "segments.change_segment"),
+    "console:segment_snapshot": ({"admin", "marketer"}, "segments.add_group"),
+    "console:segment_delete": ({"admin", "marketer"}, "segments.delete_segment"),
+    "console:group_new": ({"admin", "marketer"}, "segments.add_group"),
+    "console:group_detail": ({"admin", "marketer", "analyst"}, "segments.view_group"),
+    "console:group_delete": ({"admin", "marketer"}, "segments.delete_group"),
+}
+# Pages that only take POST (a GET by an allowed role is 405, by anyone else 403).
+POST_ONLY = {
+    "console:segment_preview",
+    "console:segment_refresh",
+    "console:segment_snapshot",
+    "console:segment_delete",
+    "console:group_new",
+    "console:group_delete",
 }
 
 
@@ -90,6 +110,15 @@ def store():
 
 
 def page_url(name: str, store) -> str:
+    if name.startswith("console:segment_") and name not in (
+        "console:segment_list",
+        "console:segment_new",
+        "console:segment_preview",
+    ):
+        return reverse(name, args=[Segment.objects.get(builtin="advocates").pk])
+    if name in ("console:group_detail", "console:group_delete"):
+        group, _ = Group.objects.get_or_create(name="Call list")
+        return reverse(name, args=[group.pk])
     if name in ("console:customer_detail", "console:customer_edit"):
         return reverse(name, args=[store["ann"].pk])
     if name == "console:order_detail":
@@ -134,7 +163,7 @@ def test_each_role_gets_exactly_the_pages_its_permissions_allow(
     allowed, permission = PAGES[name]
     assert user.has_perm(permission) == (role in allowed), "roles.py and PAGES disagree"
     response = login(client, user).get(page_url(name, store))
-    assert response.status_code == (200 if role in allowed else 403)
+    assert response.status_code == ((405 if name in POST_ONLY else 200) if role in allowed else 403)
 
 
 def test_signed_in_non_staff_users_get_403_even_with_the_permission(client, store):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from guanxi.console.views import analytics, auth, customers, home, orders
+from guanxi.console.views import analytics, auth, customers, home, orders, segments
 
 app_name = "console"
 
@@ -17,4 +17,14 @@ urlpatterns = [
     path("orders/", orders.order_list, name="order_list"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("analytics/", analytics.analytics, name="analytics"),
+    path("segments/", segments.segment_list, name="segment_list"),
+    path("segments/new/", segments.segment_new, name="segment_new"),
+    path("segments/preview/", segments.segment_preview, name="segment_preview"),
+    path("segments/<int:pk>/", segments.segment_detail, name="segment_detail"),
+    path("segments/<int:pk>/refresh/", segments.segment_refresh, name="segment_refresh"),
+    path("segments/<int:pk>/snapshot/", segments.segment_snapshot, name="segment_snapshot"),
+    path("segments/<int:pk>/delete/", segments.segment_delete, name="segment_delete"),
+    path("groups/new/", segments.group_new, name="group_new"),
+    path("groups/<int:pk>/", segments.group_detail, name="group_detail"),
+    path("groups/<int:pk>/delete/", segments.group_delete, name="group_delete"),
 ]

@@ -10,6 +10,14 @@ from django.utils.translation import gettext_lazy as _
 ROLES: dict[str, list[str]] = {
     "admin": ["*"],
     "marketer": [
+        "segments.view_segment",
+        "segments.add_segment",
+        "segments.change_segment",
+        "segments.delete_segment",
+        "segments.view_group",
+        "segments.add_group",
+        "segments.change_group",
+        "segments.delete_group",
         "analytics.view_customerscore",
         "analytics.view_categoryaffinity",
         "analytics.view_periodicpattern",
@@ -45,6 +53,8 @@ ROLES: dict[str, list[str]] = {
         "commerce.view_product",
     ],
     "analyst": [
+        "segments.view_segment",
+        "segments.view_group",
         "analytics.view_analyticsrun",
         "analytics.view_customerscore",
         "analytics.view_lifecyclechange",

@@ -60,3 +60,32 @@ def group_members(group: Group) -> QuerySet[Customer]:
 
 def customer_groups(customer_id: int) -> QuerySet[Group]:
     return Group.objects.filter(members__customer_id=customer_id).order_by("name")
+
+
+def category_choices() -> list[dict]:
+    """Categories for rule builders, as ``{"id", "name"}`` with the parent's name for context."""
+    from guanxi.commerce.models import Category
+
+    rows = Category.objects.select_related("parent").order_by("parent__name", "name")
+    return [
+        {"id": c.pk, "name": f"{c.parent.name} › {c.name}" if c.parent else c.name} for c in rows
+    ]
+
+
+def resolve_customers(text: str, limit: int = 1000) -> tuple[list[int], list[str]]:
+    """Customer ids from what a person pastes: ids, emails, phones or external ids, one per line
+    or comma-separated. Returns the ids found and the entries that matched no one (or several)."""
+    from guanxi.customers.selectors import search_customers
+
+    ids, unknown = [], []
+    tokens = [t.strip() for t in text.replace(",", "\n").splitlines() if t.strip()][:limit]
+    for token in tokens:
+        if token.isdigit() and Customer.objects.filter(pk=int(token)).exists():
+            ids.append(int(token))
+            continue
+        found = list(search_customers(token, {}, "-created").values_list("pk", flat=True)[:2])
+        if len(found) == 1:
+            ids.append(found[0])
+        else:
+            unknown.append(token)
+    return ids, unknown
