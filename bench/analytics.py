@@ -1,8 +1,11 @@
 """Analytics benchmark: the CLV purchase summary and the CLV model fits, ours vs lifetimes.
 
     .venv/bin/python bench/analytics.py [--customers 100000] [--seed 7] [--repeats 5]
+        [--parts abc] [--refresh-lines 1000000,10000000] [--refresh-engines duckdb]
+        [--database-url postgres://postgres@127.0.0.1:5432/guanxi_bench]
 
-Prints a table and writes it to ``bench/results/analytics.md``.
+Prints a table and writes it to ``bench/results/analytics.md``; a part left out of ``--parts``
+keeps its section from the previous results file.
 
 (a) transactions → per-customer summary (frequency, recency, T, monetary_value) on ~1 M
     simulated order lines (``generate_store(customers=100000, seed=7)``, value = quantity ×
@@ -21,15 +24,27 @@ Prints a table and writes it to ``bench/results/analytics.md``.
     (PyMC-Marketing, flat priors, MAP) vs lifetimes' ``BetaGeoFitter`` / ``GammaGammaFitter``.
     Ours is timed in a fresh process state for the first fit (PyTensor compiles the model
     graph, cached on disk afterwards) and again for a second fit.
-(c) the full ``guanxi analytics refresh``: a placeholder filled by the lead.
+(c) the full ``guanxi analytics refresh`` on simulated stores of about 1 M and 10 M order lines:
+    for each size a fresh database (SQLite in a temporary data dir, or the PostgreSQL database
+    of ``--database-url``, dropped and created again) is migrated and filled by
+    ``guanxi simulate`` (not timed as part of the refresh; shown for reference), then
+    ``guanxi analytics refresh --quiet`` runs as its own process under ``/usr/bin/time``: wall
+    time and peak resident memory of that process (DuckDB computes in-process, so its memory is
+    counted; with Spark the JVM's is counted separately, as the largest child). The run's own
+    per-step durations come from the ``AnalyticsRun`` it records.
 """
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -41,6 +56,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from _db import fresh_database, guanxi
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -305,15 +321,106 @@ def report(summary: dict, fits: dict, args) -> str:
             f"{worst:.2%} (the published values have 3–4 significant digits), "
             f"{cd['customers']:,} customers, {cd['repeat_buyers']} repeat buyers.",
         ]
-    lines += [
-        "",
+    return "\n".join(lines) + "\n"
+
+
+# -- (c) the full refresh ----------------------------------------------------------------------
+
+# guanxi simulate writes about this many order lines per customer (24 months, default mix).
+LINES_PER_CUSTOMER = 11.3
+REFRESH_TARGET_S = 300
+REFRESH_TARGET_GIB = 8
+
+
+def bench_refresh_one(target_lines: int, engines: list[str], seed: int, database_url) -> list:
+    customers = max(1000, round(target_lines / LINES_PER_CUSTOMER))
+    workdir = Path(tempfile.mkdtemp(prefix="guanxi-bench-refresh-"))
+    rows = []
+    try:
+        env = fresh_database(database_url, workdir)
+        guanxi("migrate", "--verbosity", "0", env=env)
+        print(f"(c) simulating {customers:,} customers into the database …", flush=True)
+        start = time.perf_counter()
+        guanxi("simulate", "--customers", str(customers), "--seed", str(seed), env=env)
+        load_s = time.perf_counter() - start
+        for engine in engines:
+            print(f"(c) guanxi analytics refresh --engine {engine} …", flush=True)
+            done = subprocess.run(
+                [
+                    "/usr/bin/time",
+                    "-f",
+                    "TIME %e %M",
+                    str(Path(sys.executable).with_name("guanxi")),
+                    "analytics",
+                    "refresh",
+                    "--quiet",
+                    "--engine",
+                    engine,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode:
+                raise RuntimeError(f"refresh failed:\n{done.stdout}\n{done.stderr}")
+            wall, rss_kib = re.search(r"TIME ([\d.]+) (\d+)", done.stderr).groups()
+            run = json.loads(
+                guanxi(
+                    "shell",
+                    "-c",
+                    "import json; from guanxi.analytics.models import AnalyticsRun; "
+                    "r = AnalyticsRun.objects.latest('pk'); "
+                    "print(json.dumps({'inputs': r.inputs, 'steps': r.steps, "
+                    "'duration_s': r.duration_s, 'status': r.status}))",
+                    env=env,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
+            rows.append(
+                {
+                    "target": target_lines,
+                    "customers": customers,
+                    "engine": engine,
+                    "database": "PostgreSQL" if database_url else "SQLite",
+                    "load_s": load_s,
+                    "wall_s": float(wall),
+                    "peak_gib": int(rss_kib) / 2**20,
+                    **run,
+                }
+            )
+            print(f"    {float(wall):.1f} s, {int(rss_kib) / 2**20:.2f} GiB", flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rows
+
+
+def refresh_report(rows: list[dict], args) -> str:
+    lines = [
         "## (c) full refresh",
         "",
-        "_To be filled by the lead: `guanxi analytics refresh` on 1 M and 10 M simulated order "
-        "lines (time, peak memory; target < 5 minutes and < 8 GiB for 10 M)._",
+        f"`guanxi analytics refresh` as its own process, on a fresh simulated store per size "
+        f"(`guanxi simulate --seed {args.seed}`), {platform.machine()} with {os.cpu_count()} "
+        f"cores, load average {os.getloadavg()[0]:.1f} at the end (the machine was shared with "
+        "other work: times are upper bounds). Target for 10 M lines: under "
+        f"{REFRESH_TARGET_S // 60} minutes and {REFRESH_TARGET_GIB} GiB.",
         "",
+        "| order lines | customers | database | engine | load (simulate, s) | refresh (s) "
+        "| peak memory (GiB) | steps (s) |",
+        "|---:|---:|---|---|---:|---:|---:|---|",
     ]
-    return "\n".join(lines)
+    for row in rows:
+        n_lines = row["inputs"].get("order_lines", row["target"])
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in row["steps"].items())
+        lines.append(
+            f"| {n_lines:,} | {row['customers']:,} | {row['database']} | {row['engine']} "
+            f"| {row['load_s']:.0f} | {row['wall_s']:.1f} | {row['peak_gib']:.2f} | {steps} |"
+        )
+    big = [r for r in rows if r["target"] >= 10_000_000]
+    if big:
+        ok = all(r["wall_s"] < REFRESH_TARGET_S and r["peak_gib"] < REFRESH_TARGET_GIB for r in big)
+        lines += ["", f"10 M target {'met' if ok else 'MISSED'}."]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -321,10 +428,38 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--parts", default="abc", help="which parts to run: a, b, c")
+    parser.add_argument("--refresh-lines", default="1000000,10000000")
+    parser.add_argument("--refresh-engines", default="duckdb")
+    parser.add_argument("--database-url", help="run (c) on this PostgreSQL database (recreated)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     args.load_before = os.getloadavg()[0]
 
+    head = ""
+    if "a" in args.parts or "b" in args.parts:
+        head = run_summary_and_fits(args)
+    elif RESULTS.exists():
+        text = RESULTS.read_text()
+        head = text.split("## (c)")[0]
+    tail = ""
+    if "c" in args.parts:
+        rows = []
+        for target in (int(float(x)) for x in args.refresh_lines.split(",")):
+            rows += bench_refresh_one(
+                target, args.refresh_engines.split(","), args.seed, args.database_url
+            )
+        tail = refresh_report(rows, args)
+    elif RESULTS.exists() and "## (c)" in RESULTS.read_text():
+        text = RESULTS.read_text()
+        tail = text[text.index("## (c)") :]
+    text = head.rstrip("\n") + "\n\n" + tail
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text)
+
+
+def run_summary_and_fits(args) -> str:
     print(f"simulating {args.customers:,} customers …", flush=True)
     lines = simulated_lines(args.customers, args.seed)
     print(f"(a) summary on {lines.num_rows:,} order lines …", flush=True)
@@ -350,10 +485,7 @@ def main() -> None:
     summary["scored"] = (
         scores.num_rows - pc.sum(pc.equal(scores["churn_risk"], "not_enough_data")).as_py()
     )
-    text = report(summary, fits, args)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
-    print(text)
+    return report(summary, fits, args)
 
 
 if __name__ == "__main__":
