@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "guanxi.console",
     "guanxi.portal",
     "guanxi.segments",
+    "guanxi.marketing",
     "guanxi.simulate",
 ]
 
@@ -167,6 +168,15 @@ EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
 EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
 EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
 DEFAULT_FROM_EMAIL = get_from_env("DEFAULT_FROM_EMAIL", "Guanxi <noreply@localhost>")
+# Where customers reach this server (links in emails: unsubscribe, preferences, tracking).
+GUANXI_PUBLIC_URL = get_from_env("GUANXI_PUBLIC_URL", "http://127.0.0.1:8000")
+# Marketing never spams: at most N marketing emails per person per D days; held-back messages
+# are deferred (default) or dropped with a visible reason; no marketing in quiet hours (local).
+GUANXI_FREQUENCY_CAP = get_from_env("GUANXI_FREQUENCY_CAP", 3, cast=int)
+GUANXI_FREQUENCY_CAP_DAYS = get_from_env("GUANXI_FREQUENCY_CAP_DAYS", 7, cast=int)
+GUANXI_FREQUENCY_CAP_POLICY = get_from_env("GUANXI_FREQUENCY_CAP_POLICY", "defer")
+GUANXI_QUIET_HOURS_START = get_from_env("GUANXI_QUIET_HOURS_START", 21, cast=int)
+GUANXI_QUIET_HOURS_END = get_from_env("GUANXI_QUIET_HOURS_END", 8, cast=int)
 
 # --- Background jobs (Huey) -----------------------------------------------------------------
 # Huey: the embedded default keeps its queue in SQLite (no extra server); with REDIS_URL set the

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from huey.contrib.djhuey import HUEY as huey  # noqa: N811
 
 log = logging.getLogger("guanxi.jobs")
-SCHEDULES = ("nightly", "daily")
+SCHEDULES = ("nightly", "daily", "minute")
 _jobs: dict[str, list[Callable[[], object]]] = {name: [] for name in SCHEDULES}
 
 
 def schedule_job(schedule: str):
-    """Register ``func`` to run on ``schedule`` ("nightly" at 02:00, "daily" at 07:00 UTC)."""
+    """Register ``func`` to run on ``schedule`` ("nightly" at 02:00, "daily" at 07:00 UTC,
+    "minute": every minute, for sending)."""
     if schedule not in _jobs:
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
 

@@ -27,6 +27,12 @@ def daily_flows():
     return run_scheduled_jobs("daily")
 
 
+@db_periodic_task(crontab(minute="*"))
+def every_minute():
+    """Every minute: due messages go out (consent, frequency cap, quiet hours checked)."""
+    return run_scheduled_jobs("minute")
+
+
 @db_periodic_task(crontab(minute="30", hour="3"), retries=2, retry_delay=600)
 def daily_profile_upkeep():
     """03:30 UTC: profiles whose every contact point failed become unreachable (S3.10)."""

@@ -1,0 +1,153 @@
+"""Email templates, campaigns, and one Delivery row per (message, recipient).
+
+A Delivery's ``key`` is unique: whatever sends it (a campaign, a flow, a transactional notice)
+names the message, and the same message can never be queued twice for one person. Its state is
+written before and after the SMTP hand-off (queued → sending → sent), so after a crash only the
+rows left in ``sending`` — the ones in flight — can go out twice, with the same Message-ID.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.core.models import TimeStampedModel
+from guanxi.customers.models import Customer
+
+
+class Purpose(models.TextChoices):
+    MARKETING = "marketing", _("marketing")
+    TRANSACTIONAL = "transactional", _("transactional")
+
+
+class EmailTemplate(TimeStampedModel):
+    """Subject and body in English and Simplified Chinese; Django template syntax for variables
+    (``{{ first_name }}``, ``{{ unsubscribe_url }}``…, see docs/marketing.md)."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    purpose = models.CharField(
+        _("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.MARKETING
+    )
+    subject_en = models.CharField(_("subject (English)"), max_length=300)
+    body_en = models.TextField(_("body (English)"))
+    subject_zh = models.CharField(_("subject (简体中文)"), max_length=300, blank=True)
+    body_zh = models.TextField(_("body (简体中文)"), blank=True)
+
+    class Meta:
+        verbose_name = _("email template")
+        verbose_name_plural = _("email templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(TimeStampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SCHEDULED = "scheduled", _("scheduled")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        CANCELLED = "cancelled", _("cancelled")
+
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(
+        EmailTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="+"
+    )
+    segment = models.ForeignKey(
+        "segments.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    per_minute = models.PositiveIntegerField(
+        _("throttle (emails per minute)"), null=True, blank=True
+    )
+    attribution_days = models.PositiveSmallIntegerField(
+        _("attribute orders within (days)"), default=7
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def message_key(self) -> str:
+        return f"campaign:{self.pk}"
+
+
+class Delivery(models.Model):
+    """One message to one person; ``key`` + ``customer`` is unique (never queued twice)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        DEFERRED = "deferred", _("deferred")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("not sent")
+
+    class Reason(models.TextChoices):
+        NONE = "", _("—")
+        NO_CONSENT = "no_consent", _("no marketing consent")
+        UNREACHABLE = "unreachable", _("profile unreachable")
+        NO_EMAIL = "no_email", _("no usable email address")
+        FREQUENCY_CAP = "frequency_cap", _("frequency cap")
+        QUIET_HOURS = "quiet_hours", _("quiet hours")
+        THROTTLE = "throttle", _("throttled")
+        SMTP_ERROR = "smtp_error", _("SMTP error")
+        CANCELLED = "cancelled", _("campaign cancelled")
+
+    key = models.CharField(_("message key"), max_length=120)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    template = models.ForeignKey(
+        EmailTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    context = models.JSONField(default=dict, blank=True)  # extra template variables
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices, blank=True)
+    due_at = models.DateTimeField(_("due"), db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    message_id = models.CharField(_("Message-ID"), max_length=200, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
+    clicked_at = models.DateTimeField(_("clicked"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["key", "customer"], name="marketing_delivery_once")
+        ]
+        indexes = [
+            models.Index(fields=["state", "due_at"]),
+            models.Index(fields=["customer", "purpose", "sent_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.customer_id} ({self.state})"
