@@ -482,9 +482,19 @@ def send_due(
     if not ids:
         return report
     connection = connection or get_connection()
+    try:
+        _send_claimed(ids, now, connection, report)
+    finally:
+        connection.close()
+    _finish_campaigns(ids)
+    return report
+
+
+def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendReport) -> None:
     deliveries = Delivery.objects.filter(pk__in=ids).select_related(
         "customer", "template", "campaign"
     )
+    opened = False
     for delivery in deliveries.order_by("due_at", "id"):
         customer = delivery.customer
         if not delivery.email:
@@ -502,6 +512,9 @@ def send_due(
         delivery.attempts += 1
         delivery.save(update_fields=["email", "message_id", "attempts"])  # committed: in flight
         try:
+            if not opened:  # one SMTP session for the batch
+                connection.open()
+                opened = True
             connection.send_messages([build_message(delivery, customer)])
         except Exception as exc:  # noqa: BLE001 - any transport error is recorded, then retried
             log.warning("delivery %s failed: %s", delivery.pk, exc)
@@ -518,8 +531,6 @@ def send_due(
         delivery.sent_at = timezone.now()
         delivery.save(update_fields=["state", "reason", "sent_at"])
         report.count("sent")
-    _finish_campaigns(ids)
-    return report
 
 
 def _finish_campaigns(delivery_ids: list[int]) -> None:
