@@ -528,7 +528,7 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
             continue
         delivery.state = Delivery.State.SENT
         delivery.reason = ""
-        delivery.sent_at = timezone.now()
+        delivery.sent_at = now  # the batch's clock: the cap and quiet hours were judged at it
         delivery.save(update_fields=["state", "reason", "sent_at"])
         report.count("sent")
 
