@@ -15,6 +15,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.core.roles import ROLES
 from guanxi.customers.models import ContactPoint, Customer
 from guanxi.customers.services import set_contact_validity, update_customer
+from guanxi.marketing.models import Campaign, EmailTemplate
 from guanxi.segments.models import Group, Segment
 from tests.console.factories import make_customer, make_event, make_order
 
@@ -60,6 +61,12 @@ PAGES = {
     "console:group_new": ({"admin", "marketer"}, "segments.add_group"),
     "console:group_detail": ({"admin", "marketer", "analyst"}, "segments.view_group"),
     "console:group_delete": ({"admin", "marketer"}, "segments.delete_group"),
+    "console:campaign_list": ({"admin", "marketer", "analyst"}, "marketing.view_campaign"),
+    "console:campaign_new": ({"admin", "marketer"}, "marketing.add_campaign"),
+    "console:campaign_detail": ({"admin", "marketer", "analyst"}, "marketing.view_campaign"),
+    "console:campaign_action": ({"admin", "marketer"}, "marketing.change_campaign"),
+    "console:template_new": ({"admin", "marketer"}, "marketing.add_emailtemplate"),
+    "console:template_edit": ({"admin", "marketer"}, "marketing.change_emailtemplate"),
 }
 # Pages that only take POST (a GET by an allowed role is 405, by anyone else 403).
 POST_ONLY = {
@@ -69,6 +76,7 @@ POST_ONLY = {
     "console:segment_delete",
     "console:group_new",
     "console:group_delete",
+    "console:campaign_action",
 }
 
 
@@ -109,6 +117,14 @@ def store():
     return {"ann": ann, "bob": bob, "order": order, "refund": refund, "guest": guest}
 
 
+def demo_campaign():
+    template, _ = EmailTemplate.objects.get_or_create(
+        name="Hello", defaults={"subject_en": "Hello", "body_en": "Hi {{ first_name }}"}
+    )
+    campaign = Campaign.objects.filter(name="Spring").first()
+    return campaign or Campaign.objects.create(name="Spring", template=template)
+
+
 def page_url(name: str, store) -> str:
     if name.startswith("console:segment_") and name not in (
         "console:segment_list",
@@ -116,6 +132,10 @@ def page_url(name: str, store) -> str:
         "console:segment_preview",
     ):
         return reverse(name, args=[Segment.objects.get(builtin="advocates").pk])
+    if name in ("console:campaign_detail", "console:campaign_action"):
+        return reverse(name, args=[demo_campaign().pk])
+    if name == "console:template_edit":
+        return reverse(name, args=[demo_campaign().template_id])
     if name in ("console:group_detail", "console:group_delete"):
         group, _ = Group.objects.get_or_create(name="Call list")
         return reverse(name, args=[group.pk])

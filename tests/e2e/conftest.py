@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.smtp import smtp_sink  # noqa: F401 - the fixture
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [

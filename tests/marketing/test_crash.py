@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.marketing.conftest import Sink, free_port
+from tests.smtp import Sink, free_port
 
 RECIPIENTS = 10_000
 KILL_AFTER = 3_000

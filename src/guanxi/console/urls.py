@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from guanxi.console.views import analytics, auth, customers, home, orders, segments
+from guanxi.console.views import analytics, auth, campaigns, customers, home, orders, segments
 
 app_name = "console"
 
@@ -27,4 +27,10 @@ urlpatterns = [
     path("groups/new/", segments.group_new, name="group_new"),
     path("groups/<int:pk>/", segments.group_detail, name="group_detail"),
     path("groups/<int:pk>/delete/", segments.group_delete, name="group_delete"),
+    path("campaigns/", campaigns.campaign_list, name="campaign_list"),
+    path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
+    path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/action/", campaigns.campaign_action, name="campaign_action"),
+    path("templates/new/", campaigns.template_new, name="template_new"),
+    path("templates/<int:pk>/", campaigns.template_edit, name="template_edit"),
 ]

@@ -10,6 +10,13 @@ from django.utils.translation import gettext_lazy as _
 ROLES: dict[str, list[str]] = {
     "admin": ["*"],
     "marketer": [
+        "marketing.view_campaign",
+        "marketing.add_campaign",
+        "marketing.change_campaign",
+        "marketing.view_emailtemplate",
+        "marketing.add_emailtemplate",
+        "marketing.change_emailtemplate",
+        "marketing.view_delivery",
         "segments.view_segment",
         "segments.add_segment",
         "segments.change_segment",
@@ -53,6 +60,8 @@ ROLES: dict[str, list[str]] = {
         "commerce.view_product",
     ],
     "analyst": [
+        "marketing.view_campaign",
+        "marketing.view_delivery",
         "segments.view_segment",
         "segments.view_group",
         "analytics.view_analyticsrun",

@@ -199,6 +199,17 @@ def render(template: EmailTemplate, customer: Customer, context: dict) -> tuple[
     )
 
 
+def template_syntax_error(text: str) -> str:
+    """The template syntax error in ``text`` (a subject or body), or ""."""
+    from django.template import TemplateSyntaxError
+
+    try:
+        ENGINE.from_string(text)
+    except TemplateSyntaxError as exc:
+        return str(exc)
+    return ""
+
+
 def preview(template: EmailTemplate, customer: Customer | None = None) -> dict:
     """Rendered subject and body for a sample customer (or placeholders)."""
     customer = customer or Customer(pk=0, first_name="Mei", last_name="Chen", language="en")

@@ -1,0 +1,12 @@
+"""Reads for the console and the API."""
+
+from django.db.models import Count, Q, QuerySet
+
+from guanxi.marketing.models import Campaign, Delivery
+
+
+def campaigns_with_counts() -> QuerySet[Campaign]:
+    return Campaign.objects.select_related("segment", "template").annotate(
+        recipients=Count("deliveries"),
+        sent=Count("deliveries", filter=Q(deliveries__state=Delivery.State.SENT)),
+    )
