@@ -1,5 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _builtins(sender, **kwargs) -> None:
+    from guanxi.marketing.flows import ensure_builtin_flows
+    from guanxi.marketing.services import ensure_builtin_templates
+
+    ensure_builtin_templates()
+    ensure_builtin_flows()
 
 
 class MarketingConfig(AppConfig):
@@ -8,5 +17,7 @@ class MarketingConfig(AppConfig):
     verbose_name = _("Marketing")
 
     def ready(self) -> None:
-        # Registers the sender with the background schedule.
-        from guanxi.marketing import jobs  # noqa: F401
+        # Registers flows, then the sender, with the every-minute schedule (in that order).
+        from guanxi.marketing import flows, jobs  # noqa: F401
+
+        post_migrate.connect(_builtins, sender=self, dispatch_uid="marketing-builtins")

@@ -151,3 +151,73 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.customer_id} ({self.state})"
+
+
+class Flow(TimeStampedModel):
+    """Trigger → wait → condition → send. Each firing is a FlowRun, unique per
+    (flow, customer, trigger key), so a trigger seen twice fires once."""
+
+    class Trigger(models.TextChoices):
+        SIGNED_UP = "signed_up", _("signed up")
+        BIRTHDAY = "birthday", _("birthday")
+        PERIODIC_DUE = "periodic_due", _("periodic purchase due")
+        ORDER_PLACED = "order_placed", _("order placed")
+        STAGE_CHANGED = "stage_changed", _("lifecycle stage changed")
+        ORDER_STATUS = "order_status", _("order status changed")
+        PRODUCT_UPDATED = "product_updated", _("product updated")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    trigger = models.CharField(_("trigger"), max_length=20, choices=Trigger.choices)
+    # birthday/periodic_due: {"days_before": 3}; stage_changed: {"to_stage": "at_risk"};
+    # order_status: {"status": "shipped"}
+    trigger_config = models.JSONField(_("trigger settings"), default=dict, blank=True)
+    wait_days = models.PositiveSmallIntegerField(_("wait (days)"), default=0)
+    condition = models.ForeignKey(
+        "segments.Segment",
+        verbose_name=_("only if in segment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    template = models.ForeignKey(
+        EmailTemplate, verbose_name=_("send template"), on_delete=models.PROTECT, related_name="+"
+    )
+    enabled = models.BooleanField(_("on"), default=True)
+    builtin = models.CharField(_("built-in definition"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("flow")
+        verbose_name_plural = _("flows")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlowRun(models.Model):
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        SENT = "sent", _("handed to the sender")
+        SKIPPED = "skipped", _("condition not met")
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="flow_runs")
+    trigger_key = models.CharField(max_length=120)
+    context = models.JSONField(default=dict, blank=True)
+    due_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("flow run")
+        verbose_name_plural = _("flow runs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flow", "customer", "trigger_key"], name="marketing_flowrun_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id}:{self.trigger_key} → {self.customer_id}"
