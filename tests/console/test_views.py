@@ -15,7 +15,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.core.roles import ROLES
 from guanxi.customers.models import ContactPoint, Customer
 from guanxi.customers.services import set_contact_validity, update_customer
-from guanxi.marketing.models import Campaign, EmailTemplate
+from guanxi.marketing.models import Campaign, EmailTemplate, Flow
 from guanxi.segments.models import Group, Segment
 from tests.console.factories import make_customer, make_event, make_order
 
@@ -66,6 +66,8 @@ PAGES = {
     "console:campaign_detail": ({"admin", "marketer", "analyst"}, "marketing.view_campaign"),
     "console:campaign_action": ({"admin", "marketer"}, "marketing.change_campaign"),
     "console:template_new": ({"admin", "marketer"}, "marketing.add_emailtemplate"),
+    "console:flow_list": ({"admin", "marketer", "analyst"}, "marketing.view_flow"),
+    "console:flow_edit": ({"admin", "marketer"}, "marketing.change_flow"),
     "console:template_edit": ({"admin", "marketer"}, "marketing.change_emailtemplate"),
 }
 # Pages that only take POST (a GET by an allowed role is 405, by anyone else 403).
@@ -134,6 +136,8 @@ def page_url(name: str, store) -> str:
         return reverse(name, args=[Segment.objects.get(builtin="advocates").pk])
     if name in ("console:campaign_detail", "console:campaign_action"):
         return reverse(name, args=[demo_campaign().pk])
+    if name == "console:flow_edit":
+        return reverse(name, args=[Flow.objects.get(builtin="welcome").pk])
     if name == "console:template_edit":
         return reverse(name, args=[demo_campaign().template_id])
     if name in ("console:group_detail", "console:group_delete"):

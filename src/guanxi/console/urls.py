@@ -31,6 +31,8 @@ urlpatterns = [
     path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:pk>/action/", campaigns.campaign_action, name="campaign_action"),
+    path("flows/", campaigns.flow_list, name="flow_list"),
+    path("flows/<int:pk>/", campaigns.flow_edit, name="flow_edit"),
     path("templates/new/", campaigns.template_new, name="template_new"),
     path("templates/<int:pk>/", campaigns.template_edit, name="template_edit"),
 ]

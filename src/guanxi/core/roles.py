@@ -17,6 +17,8 @@ ROLES: dict[str, list[str]] = {
         "marketing.add_emailtemplate",
         "marketing.change_emailtemplate",
         "marketing.view_delivery",
+        "marketing.view_flow",
+        "marketing.change_flow",
         "segments.view_segment",
         "segments.add_segment",
         "segments.change_segment",
@@ -62,6 +64,7 @@ ROLES: dict[str, list[str]] = {
     "analyst": [
         "marketing.view_campaign",
         "marketing.view_delivery",
+        "marketing.view_flow",
         "segments.view_segment",
         "segments.view_group",
         "analytics.view_analyticsrun",

@@ -14,7 +14,7 @@ from guanxi.core.models import AuditEntry
 from guanxi.core.permissions import console_view
 from guanxi.core.services import record_audit
 from guanxi.marketing import selectors, services
-from guanxi.marketing.models import Campaign, EmailTemplate
+from guanxi.marketing.models import Campaign, EmailTemplate, Flow
 from guanxi.segments.selectors import segments
 
 
@@ -202,5 +202,50 @@ def _template_form(request, template):
         request,
         "console/campaigns/template.html",
         {"section": "campaigns", "form": form, "template": template, "preview": preview},
+        status=422 if form.errors else 200,
+    )
+
+
+class FlowForm(forms.ModelForm):
+    class Meta:
+        model = Flow
+        fields = ["enabled", "wait_days", "condition", "template"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["condition"].queryset = segments()
+        self.fields["template"].queryset = EmailTemplate.objects.order_by("name")
+
+
+@console_view("marketing.view_flow")
+@require_safe
+def flow_list(request):
+    return render(
+        request,
+        "console/campaigns/flows.html",
+        {"section": "flows", "flows": selectors.flows_with_counts()},
+    )
+
+
+@console_view("marketing.change_flow")
+@require_http_methods(["GET", "POST"])
+def flow_edit(request, pk):
+    flow = _get(Flow, pk)
+    form = FlowForm(request.POST or None, instance=flow)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record_audit(
+            flow,
+            action=AuditEntry.Action.UPDATE,
+            actor=request.user,
+            channel="console",
+            changes={k: [None, str(form.cleaned_data[k])] for k in form.changed_data},
+        )
+        messages.success(request, _("Flow saved."))
+        return redirect("console:flow_list")
+    return render(
+        request,
+        "console/campaigns/form.html",
+        {"section": "flows", "form": form, "title": flow.name, "back": "console:flow_list"},
         status=422 if form.errors else 200,
     )
