@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("console/", include("guanxi.console.urls")),
+    path("", include("guanxi.integrations.urls")),
     path("", include("guanxi.portal.urls")),
 ]

@@ -329,3 +329,26 @@ def get_customer(customer_id: int) -> Customer:
 def has_customers() -> bool:
     """Whether any customer exists (to tell an empty store from an empty search)."""
     return Customer.objects.exists()
+
+
+def identity_external_id(customer_id: int, source: str) -> str | None:
+    """The customer's external id on ``source`` (None when it has none there)."""
+    return (
+        SourceIdentity.objects.filter(customer_id=customer_id, source=source)
+        .values_list("external_id", flat=True)
+        .first()
+    )
+
+
+def customer_id_for_email(email: str) -> int | None:
+    """The oldest live profile with this email address (case-insensitive), if any."""
+    return (
+        ContactPoint.objects.filter(
+            kind=ContactPoint.Kind.EMAIL,
+            normalized=(email or "").strip().lower(),
+            customer__merged_into__isnull=True,
+        )
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+        .first()
+    )
