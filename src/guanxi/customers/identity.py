@@ -172,14 +172,37 @@ def link_frames(
         db_api.register(df, dataset_display_name=f"input_{i}") for i, df in enumerate(cleaned)
     ]
     linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.WARNING)
-    deterministic = [
-        f"l.{a} = r.{a}" + "".join(f" AND l.{b} = r.{b}" for b in rest)
-        for a, *rest in [c for c in combos if len(c) >= 2][:3] or [(fields[0],)]
-    ]
-    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
+    # The prior (how many random pairs match) from strict rules, so clean data stays clean.
+    strict = [
+        c
+        for c in (
+            ("email",),
+            ("phone",),
+            ("first_name", "last_name", "birthday"),
+            ("first_name", "last_name", "postcode"),
+            ("first_name", "last_name", "street"),
+        )
+        if set(c) <= set(fields)
+    ] or [tuple(fields)]
+    deterministic = [" AND ".join(f"l.{c} = r.{c}" for c in combo) for combo in strict]
+    try:
+        linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
+        prior = linker._settings_obj._probability_two_random_records_match
+    except Exception:  # noqa: BLE001 - no pair meets any strict rule
+        prior = 0
+    if not prior:
+        # Not one pair agrees on a strong identifier: the model has nothing to learn from and
+        # would only invent matches. Report none.
+        return LinkResult(
+            pairs=pd.DataFrame(columns=["id_l", "id_r", "match_probability"]),
+            fields=fields,
+            seconds=time.perf_counter() - started,
+        )
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_for_u, seed=1)
-    # EM on two different blocks so every comparison gets its m values estimated.
-    em_blocks = [c for c in combos if len(c) >= 2][:3] or [(f,) for f in fields[:2]]
+    # EM on blocks where most pairs are true matches, so every comparison gets m values.
+    em_blocks = [c for c in (("email",), ("phone",)) if set(c) <= set(fields)]
+    em_blocks += [c for c in combos if len(c) >= 2][: max(1, 3 - len(em_blocks))]
+    em_blocks = em_blocks or [(f,) for f in fields[:2]]
     from splink import block_on
 
     for combo in em_blocks:
