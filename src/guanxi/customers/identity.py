@@ -108,6 +108,9 @@ def _blocking_rules(fields: Sequence[str]):
         ("birthday", "postcode"),
         ("first_name", "city"),
         ("last_name", "city"),
+        ("street", "postcode"),
+        ("birthday", "city"),
+        ("birthday", "state"),
     ]
     rules = [block_on(*c) for c in combos if have.issuperset(c)]
     if not rules:

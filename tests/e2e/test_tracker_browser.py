@@ -1,0 +1,87 @@
+"""The tracker snippet in a real Chromium: a store page (on another origin) loads
+/static/guanxi.js, its events arrive, and identify stitches them to the customer."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from guanxi.commerce.models import Event
+from guanxi.customers.services import create_customer
+from guanxi.integrations.services import create_store
+from tests.e2e.test_console_browser import CHROMIUM, browser_page  # noqa: F401 - fixture
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not at /usr/bin/chromium"),
+]
+
+PAGE = """<!doctype html><html><head><title>Shop</title>
+<script src="{crm}/static/guanxi.js" data-key="{key}" async></script>
+<script>window.guanxi = window.guanxi || function () {{
+  (window.guanxi.q = window.guanxi.q || []).push(arguments); }};</script>
+</head><body><h1>IPod Nano</h1>
+<button id="add" onclick="guanxi('added_to_cart', {{product: 'IPOD2008GREEN'}})">Add</button>
+<form id="s" onsubmit="guanxi('searched', {{query: 'nano'}}); return false;"><button>Go</button></form>
+<button id="login" onclick="guanxi('identify', {{email: 'mei@example.com'}})">Log in</button>
+<script>guanxi('viewed_product', {{product: 'IPOD2008GREEN'}});</script>
+</body></html>"""
+
+
+def serve_shop(page: dict):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = page["html"].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_snippet_events_arrive_and_are_stitched_on_identify(live_server, request):
+    shop_page = {"html": ""}
+    shop_server = serve_shop(shop_page)  # the store's own site, on another origin
+    shop_origin = f"http://127.0.0.1:{shop_server.server_port}"
+    store = create_store(
+        name="Shop", platform="shopify", shop_domain="shop.example", origins=[shop_origin]
+    )
+    mei = create_customer(first_name="Mei", emails=["mei@example.com"])
+    shop_page["html"] = PAGE.format(crm=live_server.url, key=store.public_key)
+    page = request.getfixturevalue("browser_page")
+    try:
+        page.goto(f"{shop_origin}/")
+        page.click("#add")
+        page.click("#s button")
+        page.evaluate("guanxi.flush()")
+        assert wait_for(lambda: Event.objects.filter(source=store.source).count() == 3)
+        kinds = set(Event.objects.values_list("event_type", flat=True))
+        assert kinds == {"viewed_product", "added_to_cart", "searched"}
+        anonymous = set(Event.objects.values_list("anonymous_id", flat=True))
+        assert len(anonymous) == 1 and "" not in anonymous
+        assert not Event.objects.filter(customer__isnull=False).exists()
+
+        page.click("#login")
+        assert wait_for(lambda: Event.objects.filter(customer=mei).count() == 4)
+        assert page.js_errors == []
+    finally:
+        shop_server.shutdown()
+        shop_server.server_close()
