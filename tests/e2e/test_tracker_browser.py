@@ -69,7 +69,7 @@ def test_snippet_events_arrive_and_are_stitched_on_identify(live_server, request
     page = request.getfixturevalue("browser_page")
     try:
         page.goto(f"{shop_origin}/")
-        page.wait_for_function("window.guanxi && window.guanxi.flush")  # the async script ran
+        page.wait_for_function("() => !!(window.guanxi && window.guanxi.flush)")  # the async script ran
         page.click("#add")
         page.click("#s button")
         page.evaluate("guanxi.flush()")
