@@ -49,6 +49,22 @@ PAGES = {
         {"admin", "marketer", "agent", "sales_rep", "analyst"},
         "analytics.view_customerscore",
     ),
+    "console:identity_queue": ({"admin", "agent", "analyst"}, "customers.view_matchcandidate"),
+    "console:identity_compare": ({"admin", "agent", "analyst"}, "customers.view_matchcandidate"),
+    "console:identity_merges": ({"admin", "agent", "analyst"}, "customers.view_customermerge"),
+    "console:integrations": ({"admin", "analyst"}, "integrations.view_store"),
+    "console:integrations_webhooks": (
+        {"admin", "analyst"},
+        "integrations.view_webhooksubscription",
+    ),
+}
+# Actions (POST only, tested in tests/integrations/test_console.py) and their permissions.
+POST_ONLY = {
+    "console:identity_decide": "customers.change_matchcandidate",
+    "console:identity_undo": "customers.change_customermerge",
+    "console:dead_letter_replay": "integrations.change_deadletter",
+    "console:webhook_add": "integrations.add_webhooksubscription",
+    "console:webhook_redeliver": "integrations.change_webhookdelivery",
 }
 
 
@@ -94,6 +110,13 @@ def page_url(name: str, store) -> str:
         return reverse(name, args=[store["ann"].pk])
     if name == "console:order_detail":
         return reverse(name, args=[store["order"].pk])
+    if name == "console:identity_compare":
+        from guanxi.customers.models import MatchCandidate
+
+        pair, _ = MatchCandidate.objects.get_or_create(
+            customer_a=store["ann"], customer_b=store["bob"], defaults={"probability": 0.9}
+        )
+        return reverse(name, args=[pair.pk])
     return reverse(name)
 
 
@@ -113,6 +136,9 @@ def test_every_console_page_declares_a_permission():
             continue
         declared = getattr(pattern.callback, "console_permission", None)
         assert declared, f"console:{pattern.name} declares no permission"
+        if f"console:{pattern.name}" in POST_ONLY:
+            assert POST_ONLY[f"console:{pattern.name}"] == declared
+            continue
         assert f"console:{pattern.name}" in PAGES, f"console:{pattern.name} missing from PAGES"
         assert PAGES[f"console:{pattern.name}"][1] == declared
 

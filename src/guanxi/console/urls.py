@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from guanxi.console.views import analytics, auth, customers, home, orders
+from guanxi.console.views import (
+    analytics,
+    auth,
+    customers,
+    home,
+    identity,
+    integrations,
+    orders,
+)
 
 app_name = "console"
 
@@ -17,4 +25,14 @@ urlpatterns = [
     path("orders/", orders.order_list, name="order_list"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("analytics/", analytics.analytics, name="analytics"),
+    path("identity/", identity.review_queue, name="identity_queue"),
+    path("identity/pairs/<int:pk>/", identity.compare, name="identity_compare"),
+    path("identity/pairs/<int:pk>/decide/", identity.decide, name="identity_decide"),
+    path("identity/merges/", identity.merge_history, name="identity_merges"),
+    path("identity/merges/<int:pk>/undo/", identity.undo, name="identity_undo"),
+    path("integrations/", integrations.integrations, name="integrations"),
+    path("integrations/dead-letters/<int:pk>/replay/", integrations.replay, name="dead_letter_replay"),
+    path("integrations/webhooks/", integrations.webhooks, name="integrations_webhooks"),
+    path("integrations/webhooks/add/", integrations.add_subscription, name="webhook_add"),
+    path("integrations/deliveries/<int:pk>/redeliver/", integrations.redeliver, name="webhook_redeliver"),
 ]

@@ -553,3 +553,17 @@ def create_store(
         allowed_origins="\n".join(origins),
         webhook_secret=webhook_secret,
     )
+
+
+def create_subscription(url: str, event_types=(), store: Store | None = None):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ValueError(f"{url!r} is not an http(s) URL") from None
+    unknown = set(event_types) - set(EventKind.values)
+    if unknown:
+        raise ValueError(f"unknown event kind(s): {', '.join(sorted(unknown))}")
+    return WebhookSubscription.objects.create(url=url, event_types=list(event_types), store=store)
