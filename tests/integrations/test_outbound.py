@@ -12,6 +12,7 @@ from django.db import transaction
 
 from guanxi.integrations.models import WebhookDelivery, WebhookSubscription
 from guanxi.integrations.services import backoff_seconds, publish_event
+from tests.analytics.conftest import hand_store  # noqa: F401 - fixture
 
 
 class Receiver:
@@ -121,3 +122,61 @@ def test_a_failed_attempt_is_scheduled_with_backoff(receiver, settings):
 def test_unknown_event_kind_is_refused(db):
     with pytest.raises(ValueError, match="unknown event kind"):
         publish_event("order.teleported", {})
+
+
+def test_analytics_runs_publish_tier_and_lifecycle_changes(
+    receiver, settings, hand_store, django_capture_on_commit_callbacks
+):
+    """run_finished → one signed delivery per lifecycle-stage change and per tier change."""
+    import datetime as dt
+
+    from guanxi.analytics.models import CustomerScore, LifecycleChange
+    from guanxi.analytics.services import refresh_analytics
+    from tests.analytics.conftest import AS_OF, add_order
+
+    settings.GUANXI_WEBHOOK_RETRY_BASE_SECONDS = 0
+    server = receiver()
+    sub = WebhookSubscription.objects.create(
+        url=server.url, event_types=["customer.lifecycle_changed", "customer.tier_changed"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first = refresh_analytics(engine="duckdb", as_of=AS_OF)
+    assert server.requests == []  # nothing to compare the first run with
+    add_order(hand_store["c9"], -10, 4000)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = refresh_analytics(engine="duckdb", as_of=AS_OF + dt.timedelta(days=15))
+    sent = [json.loads(body) for _, body in server.requests]
+    stage_changes = {
+        (c.customer_id, c.from_stage, c.to_stage)
+        for c in LifecycleChange.objects.filter(run=second)
+    }
+    assert stage_changes
+    assert {
+        (e["data"]["customer_id"], e["data"]["from"], e["data"]["to"])
+        for e in sent
+        if e["type"] == "customer.lifecycle_changed"
+    } == stage_changes
+    before = dict(CustomerScore.objects.filter(run=first).values_list("customer_id", "tier"))
+    after = dict(CustomerScore.objects.filter(run=second).values_list("customer_id", "tier"))
+    tier_changes = {(c, before[c], t) for c, t in after.items() if c in before and before[c] != t}
+    assert tier_changes
+    assert {
+        (e["data"]["customer_id"], e["data"]["from"], e["data"]["to"])
+        for e in sent
+        if e["type"] == "customer.tier_changed"
+    } == tier_changes
+    assert all(verify(sub.secret, h, b) for h, b in server.requests)
+
+
+def test_merges_are_published(receiver, settings, db, django_capture_on_commit_callbacks):
+    from guanxi.customers.merging import merge_customers
+    from guanxi.customers.services import create_customer
+
+    settings.GUANXI_WEBHOOK_RETRY_BASE_SECONDS = 0
+    server = receiver()
+    WebhookSubscription.objects.create(url=server.url, event_types=["customer.merged"])
+    a, b = create_customer(first_name="A"), create_customer(first_name="B")
+    with django_capture_on_commit_callbacks(execute=True):
+        merge_customers(a, b)
+    (headers, body), = server.requests
+    assert json.loads(body)["data"]["merged_customer_id"] == b.pk

@@ -9,7 +9,9 @@ scores candidate pairs found by blocking rules. DuckDB is the default backend; w
 from __future__ import annotations
 
 import logging
+import os
 import re
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,7 +66,7 @@ def clean_frame(df: pd.DataFrame, id_column: str, fields: Sequence[str]) -> pd.D
     return out
 
 
-def _comparisons(fields: Sequence[str]):
+def _comparisons(fields: Sequence[str], date_format: str = "%Y-%m-%d"):
     import splink.comparison_library as cl
 
     comparisons = []
@@ -76,7 +78,7 @@ def _comparisons(fields: Sequence[str]):
         elif name == "birthday":
             comparisons.append(
                 cl.DateOfBirthComparison(
-                    name, input_is_string=True, datetime_format="%Y-%m-%d"
+                    name, input_is_string=True, datetime_format=date_format
                 )
             )
         elif name == "postcode":
@@ -122,11 +124,27 @@ def _db_api(engine: str | None):
     from django.conf import settings
 
     engine = engine or getattr(settings, "GUANXI_IDENTITY_ENGINE", "duckdb")
-    if engine == "spark":  # pragma: no cover - needs Java
+    if engine == "spark":
         from pyspark.sql import SparkSession
         from splink import SparkAPI
+        from splink.backends.spark import similarity_jar_location
 
-        spark = SparkSession.builder.master("local[*]").appName("guanxi-identity").getOrCreate()
+        # Splink's string-similarity UDFs live in a jar that must be on the driver's class path
+        # when the session starts (a session started without it cannot load it later).
+        master = os.environ.get("SPARK_MASTER", "local[2]")
+        spark = (
+            SparkSession.builder.master(master)
+            .appName("guanxi-identity")
+            .config("spark.jars", similarity_jar_location())
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.default.parallelism", "8")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="guanxi-splink-"))
         return SparkAPI(spark_session=spark), spark
     from splink import DuckDBAPI
 
@@ -162,15 +180,16 @@ def link_frames(
     cleaned = [clean_frame(df, id_column, fields) for df in frames]
     rules, combos = _blocking_rules(fields)
     link_type = "dedupe_only" if len(frames) == 1 else "link_only"
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    db_api, spark = _db_api(engine)
+    date_format = "yyyy-MM-dd" if spark is not None else "%Y-%m-%d"
     settings = SettingsCreator(
         link_type=link_type,
-        comparisons=_comparisons(fields),
+        comparisons=_comparisons(fields, date_format),
         blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
-    logging.getLogger("splink").setLevel(logging.WARNING)
-    db_api, _spark = _db_api(engine)
     tables = [
         db_api.register(df, dataset_display_name=f"input_{i}") for i, df in enumerate(cleaned)
     ]

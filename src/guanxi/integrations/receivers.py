@@ -10,6 +10,7 @@ receivers (see docs/integrations.md).
 from django.dispatch import receiver
 
 from guanxi.analytics.signals import run_finished
+from guanxi.customers.signals import customers_merged
 
 
 def score_changes(run) -> list[dict]:
@@ -58,3 +59,18 @@ def publish_score_changes(sender, run, **kwargs):
         return
     for change in score_changes(run):
         publish_event(change.pop("kind"), change)
+
+
+@receiver(customers_merged, dispatch_uid="integrations.customers_merged")
+def publish_merge(sender, merge, **kwargs):
+    from guanxi.integrations.services import publish_event
+
+    publish_event(
+        "customer.merged",
+        {
+            "customer_id": merge.winner_id,
+            "merged_customer_id": merge.loser_id,
+            "merge_id": merge.pk,
+            "automatic": merge.automatic,
+        },
+    )
