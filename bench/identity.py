@@ -17,14 +17,14 @@ import datetime as dt
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "guanxi.settings")
-os.environ.setdefault("GUANXI_DATA_DIR", "/tmp/guanxi-bench-identity")
-Path(os.environ["GUANXI_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("GUANXI_DATA_DIR", tempfile.mkdtemp(prefix="guanxi-bench-identity-"))
 RESULTS = ROOT / "bench" / "results" / "identity.md"
 
 import django  # noqa: E402
@@ -70,14 +70,20 @@ def ours(frames, truth, *, dedupe=False, fields=None):
     return (*scores(found, truth), result.seconds, len(found))
 
 
-def peer(frames, truth, *, dedupe=False, fields=("first_name", "last_name", "birthday", "postcode")):
+def peer(
+    frames, truth, *, dedupe=False, fields=("first_name", "last_name", "birthday", "postcode")
+):
     import recordlinkage
 
     started = time.perf_counter()
     frames = [f.set_index("id") for f in frames]
     indexer = recordlinkage.Index()
-    for a, b in (("first_name", "last_name"), ("last_name", "birthday"), ("first_name", "birthday"),
-                 ("postcode", "last_name")):
+    for a, b in (
+        ("first_name", "last_name"),
+        ("last_name", "birthday"),
+        ("first_name", "birthday"),
+        ("postcode", "last_name"),
+    ):
         if a in frames[0] and b in frames[0]:
             indexer.block([a, b])
     pairs = indexer.index(frames[0]) if dedupe else indexer.index(frames[0], frames[1])
@@ -88,8 +94,10 @@ def peer(frames, truth, *, dedupe=False, fields=("first_name", "last_name", "bir
     for name in ("postcode", "state", "birthday", "email", "phone"):
         if name in frames[0]:
             compare.exact(name, name, label=name)
-    features = compare.compute(pairs, frames[0]) if dedupe else compare.compute(
-        pairs, frames[0], frames[1]
+    features = (
+        compare.compute(pairs, frames[0])
+        if dedupe
+        else compare.compute(pairs, frames[0], frames[1])
     )
     matches = recordlinkage.ECMClassifier(binarize=0.5).fit_predict(features.fillna(0))
     found = {tuple(sorted(p)) for p in matches} if dedupe else set(map(tuple, matches))
@@ -106,25 +114,55 @@ def main():
     a, b = load_febrl4()
     fa, fb = febrl_profile(a), febrl_profile(b)
     truth4 = {(x, x.replace("-org", "-dup-0")) for x in fa.id if x.endswith("-org")}
-    rows.append(("FEBRL4 linkage (no soc_sec_id)", len(truth4), ours([fa, fb], truth4, fields=FEBRL_FIELDS),
-                 peer([fa, fb], truth4)))
+    rows.append(
+        (
+            "FEBRL4 linkage (no soc_sec_id)",
+            len(truth4),
+            ours([fa, fb], truth4, fields=FEBRL_FIELDS),
+            peer([fa, fb], truth4),
+        )
+    )
 
     d3, links3 = load_febrl3(return_links=True)
     f3 = febrl_profile(d3)
     truth3 = {tuple(sorted(p)) for p in links3}
-    rows.append(("FEBRL3 de-duplication", len(truth3), ours([f3], truth3, dedupe=True, fields=FEBRL_FIELDS),
-                 peer([f3], truth3, dedupe=True)))
+    rows.append(
+        (
+            "FEBRL3 de-duplication",
+            len(truth3),
+            ours([f3], truth3, dedupe=True, fields=FEBRL_FIELDS),
+            peer([f3], truth3, dedupe=True),
+        )
+    )
 
     from guanxi.simulate.generator import generate_store
 
     sim = generate_store(args.customers, seed=7)
     table = sim.customers.to_pandas().rename(columns={"region": "state", "external_id": "id"})
-    keep = ["id", "first_name", "last_name", "email", "phone", "birthday", "street", "city",
-            "postcode", "state"]
+    keep = [
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "birthday",
+        "street",
+        "city",
+        "postcode",
+        "state",
+    ]
     table = table[keep]
-    truth_s = {tuple(sorted((d["customer_id"], d["duplicate_id"]))) for d in sim.truth["duplicates"]}
-    rows.append((f"simulator, {len(table):,} profiles", len(truth_s),
-                 ours([table], truth_s, dedupe=True), peer([table], truth_s, dedupe=True)))
+    truth_s = {
+        tuple(sorted((d["customer_id"], d["duplicate_id"]))) for d in sim.truth["duplicates"]
+    }
+    rows.append(
+        (
+            f"simulator, {len(table):,} profiles",
+            len(truth_s),
+            ours([table], truth_s, dedupe=True),
+            peer([table], truth_s, dedupe=True),
+        )
+    )
 
     lines = [
         f"# Identity resolution — {dt.date.today()}",

@@ -26,8 +26,10 @@ def test_splink_finds_the_planted_duplicates_in_the_simulator_tables(sim):
     customers = sim.customers.to_pandas()
     customers = customers.rename(columns={"region": "state"})
     result = link_frames([customers], id_column="external_id", threshold=0.99)
-    found = {tuple(sorted((a, b), key=lambda x: x.startswith("MPU"))) for a, b in
-             zip(result.pairs.id_l, result.pairs.id_r, strict=True)}
+    found = {
+        tuple(sorted((a, b), key=lambda x: x.startswith("MPU")))
+        for a, b in zip(result.pairs.id_l, result.pairs.id_r, strict=True)
+    }
     truth = planted_pairs(sim)
     true_positives = len(found & truth)
     assert len(truth) >= 25
@@ -75,7 +77,9 @@ def test_link_command_dedupes_one_file_and_links_two(sim, tmp_path):
     truth = planted_pairs(sim)
 
     out = tmp_path / "links.csv"
-    call_command("identity", "link", str(a), str(b), "--id-column", "external_id", "--out", str(out))
+    call_command(
+        "identity", "link", str(a), str(b), "--id-column", "external_id", "--out", str(out)
+    )
     with open(out) as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["id_l", "id_r", "match_probability"]
@@ -93,8 +97,9 @@ def test_link_command_dedupes_one_file_and_links_two(sim, tmp_path):
 
 def test_link_command_errors_name_the_problem(tmp_path):
     bad = tmp_path / "bad.csv"
-    write_csv(bad, [{"id": "1", "first_name": "a"}, {"id": "1", "first_name": "b"}],
-              ["id", "first_name"])
+    write_csv(
+        bad, [{"id": "1", "first_name": "a"}, {"id": "1", "first_name": "b"}], ["id", "first_name"]
+    )
     with pytest.raises(CommandError, match="row 3, field 'id', value '1': duplicate id"):
         call_command("identity", "link", str(bad), "--id-column", "id", "--out", "x.csv")
     with pytest.raises(CommandError, match="no id column 'key'"):

@@ -36,7 +36,9 @@ def test_queue_merge_undo_keep_apart(api):
 
     queue = api("get", "/identity/candidates").json()
     assert [item["id"] for item in queue["items"]] == [one.pk, two.pk]
-    assert api("post", f"/identity/candidates/{one.pk}/merge", token=api.read_only).status_code == 403
+    assert (
+        api("post", f"/identity/candidates/{one.pk}/merge", token=api.read_only).status_code == 403
+    )
     merged = api("post", f"/identity/candidates/{one.pk}/merge").json()
     assert (merged["winner"], merged["loser"]) == (a.pk, b.pk)
     assert len(merged["moved"]["commerce.Order.customer"]) == 1
@@ -53,7 +55,9 @@ def test_queue_merge_undo_keep_apart(api):
 
     manual = api("post", "/identity/merges", {"winner_id": c.pk, "loser_id": b.pk})
     assert manual.status_code == 201 and Customer.objects.get(pk=b.pk).merged_into_id == c.pk
-    assert api("post", "/identity/merges", {"winner_id": c.pk, "loser_id": 99999}).status_code == 404
+    assert (
+        api("post", "/identity/merges", {"winner_id": c.pk, "loser_id": 99999}).status_code == 404
+    )
     assert api("post", "/identity/merges", {"winner_id": c.pk, "loser_id": c.pk}).status_code == 409
 
 

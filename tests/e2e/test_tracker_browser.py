@@ -23,7 +23,8 @@ PAGE = """<!doctype html><html><head><title>Shop</title>
   (window.guanxi.q = window.guanxi.q || []).push(arguments); }};</script>
 </head><body><h1>IPod Nano</h1>
 <button id="add" onclick="guanxi('added_to_cart', {{product: 'IPOD2008GREEN'}})">Add</button>
-<form id="s" onsubmit="guanxi('searched', {{query: 'nano'}}); return false;"><button>Go</button></form>
+<form id="s" onsubmit="guanxi('searched', {{query: 'nano'}}); return false;">
+<button>Go</button></form>
 <button id="login" onclick="guanxi('identify', {{email: 'mei@example.com'}})">Log in</button>
 <script>guanxi('viewed_product', {{product: 'IPOD2008GREEN'}});</script>
 </body></html>"""
@@ -69,7 +70,9 @@ def test_snippet_events_arrive_and_are_stitched_on_identify(live_server, request
     page = request.getfixturevalue("browser_page")
     try:
         page.goto(f"{shop_origin}/")
-        page.wait_for_function("() => !!(window.guanxi && window.guanxi.flush)")  # the async script ran
+        page.wait_for_function(
+            "() => !!(window.guanxi && window.guanxi.flush)"
+        )  # the async script ran
         page.click("#add")
         page.click("#s button")
         page.evaluate("guanxi.flush()")

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from guanxi.integrations.services import create_store, sign_base64
+from tests.analytics.conftest import hand_store  # noqa: F401 - fixture for test_outbound
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "shopify_fixtures"
 SECRET = "hush-shopify-secret"

@@ -1,4 +1,5 @@
-"""Console pages for identity resolution and integrations: review, merge, undo, replay, subscribe."""
+"""Console pages for identity resolution and integrations: review, merge, undo, replay,
+subscribe."""
 
 import json
 

@@ -12,7 +12,6 @@ from django.db import transaction
 
 from guanxi.integrations.models import WebhookDelivery, WebhookSubscription
 from guanxi.integrations.services import backoff_seconds, publish_event
-from tests.analytics.conftest import hand_store  # noqa: F401 - fixture
 
 
 class Receiver:
@@ -178,5 +177,5 @@ def test_merges_are_published(receiver, settings, db, django_capture_on_commit_c
     a, b = create_customer(first_name="A"), create_customer(first_name="B")
     with django_capture_on_commit_callbacks(execute=True):
         merge_customers(a, b)
-    (headers, body), = server.requests
+    ((headers, body),) = server.requests
     assert json.loads(body)["data"]["merged_customer_id"] == b.pk

@@ -74,8 +74,10 @@ def test_identify_stitches_anonymous_events(shop, client):
 
     # The visitor logs in: an existing profile is found by email, its events are stitched.
     mei = create_customer(first_name="Mei", emails=["mei@example.com"])
-    login = {"anonymous_id": "visitor-7", "events": [{"id": "e4", "type": "identify",
-                                                      "email": "MEI@example.com"}]}
+    login = {
+        "anonymous_id": "visitor-7",
+        "events": [{"id": "e4", "type": "identify", "email": "MEI@example.com"}],
+    }
     # The three earlier events and the identify event itself.
     assert send(client, key, login).json() == {"received": 1, "created": 1, "stitched": 4}
     assert Event.objects.filter(customer=mei).count() == 4
@@ -89,11 +91,19 @@ def test_identify_stitches_anonymous_events(shop, client):
 
 
 def test_identify_with_a_new_store_customer_creates_the_profile(shop, client):
-    payload = {"anonymous_id": "v9", "events": [
-        {"id": "a", "type": "viewed_product", "product": "X"},
-        {"id": "b", "type": "identify", "customer_id": "207119551", "email": "bob@example.com",
-         "first_name": "Bob"},
-    ]}
+    payload = {
+        "anonymous_id": "v9",
+        "events": [
+            {"id": "a", "type": "viewed_product", "product": "X"},
+            {
+                "id": "b",
+                "type": "identify",
+                "customer_id": "207119551",
+                "email": "bob@example.com",
+                "first_name": "Bob",
+            },
+        ],
+    }
     assert send(client, shop.public_key, payload).json()["stitched"] == 2
     bob = SourceIdentity.objects.get(source=shop.source, external_id="207119551").customer
     assert bob.first_name == "Bob" and Customer.objects.count() == 1

@@ -122,7 +122,10 @@ def test_a_wrong_hmac_is_refused_and_logged(shop, post_hook, caplog):
     assert logged.status == "rejected" and logged.reason == "bad signature"
     assert "bad signature" in caplog.text
     # Unknown shop, missing signature: refused too.
-    assert post_hook("orders/create", {}, webhook_id="b2", domain="other.myshopify.com").status_code == 401
+    assert (
+        post_hook("orders/create", {}, webhook_id="b2", domain="other.myshopify.com").status_code
+        == 401
+    )
 
 
 def test_a_tampered_body_is_refused(shop, client):
@@ -185,7 +188,9 @@ def test_not_json_and_unknown_topics(shop, post_hook):
 
 def test_woocommerce_order_and_customer(db, client):
     store = create_store(
-        name="Woo", platform="woocommerce", shop_domain="https://woo.example.com/",
+        name="Woo",
+        platform="woocommerce",
+        shop_domain="https://woo.example.com/",
         webhook_secret="woo-secret",
     )
     order = {
@@ -195,9 +200,15 @@ def test_woocommerce_order_and_customer(db, client):
         "date_created_gmt": "2024-03-05T10:11:12",
         "customer_id": 42,
         "billing": {
-            "first_name": "Anna", "last_name": "Schmidt", "email": "anna@example.de",
-            "phone": "+49 30 1234567", "address_1": "Hauptstr. 1", "city": "Berlin",
-            "postcode": "10115", "country": "DE", "state": "BE",
+            "first_name": "Anna",
+            "last_name": "Schmidt",
+            "email": "anna@example.de",
+            "phone": "+49 30 1234567",
+            "address_1": "Hauptstr. 1",
+            "city": "Berlin",
+            "postcode": "10115",
+            "country": "DE",
+            "state": "BE",
         },
         "line_items": [
             {"id": 1, "name": "Tea", "product_id": 9, "sku": "TEA-1", "quantity": 2, "price": 4.5},
@@ -208,7 +219,9 @@ def test_woocommerce_order_and_customer(db, client):
     def send(topic, payload, delivery, secret="woo-secret"):
         body = json.dumps(payload).encode()
         return client.post(
-            "/hooks/woocommerce/", data=body, content_type="application/json",
+            "/hooks/woocommerce/",
+            data=body,
+            content_type="application/json",
             headers={
                 "X-WC-Webhook-Topic": topic,
                 "X-WC-Webhook-Source": "https://woo.example.com/",

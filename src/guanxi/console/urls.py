@@ -31,8 +31,14 @@ urlpatterns = [
     path("identity/merges/", identity.merge_history, name="identity_merges"),
     path("identity/merges/<int:pk>/undo/", identity.undo, name="identity_undo"),
     path("integrations/", integrations.integrations, name="integrations"),
-    path("integrations/dead-letters/<int:pk>/replay/", integrations.replay, name="dead_letter_replay"),
+    path(
+        "integrations/dead-letters/<int:pk>/replay/", integrations.replay, name="dead_letter_replay"
+    ),
     path("integrations/webhooks/", integrations.webhooks, name="integrations_webhooks"),
     path("integrations/webhooks/add/", integrations.add_subscription, name="webhook_add"),
-    path("integrations/deliveries/<int:pk>/redeliver/", integrations.redeliver, name="webhook_redeliver"),
+    path(
+        "integrations/deliveries/<int:pk>/redeliver/",
+        integrations.redeliver,
+        name="webhook_redeliver",
+    ),
 ]

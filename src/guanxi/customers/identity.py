@@ -79,9 +79,7 @@ def _comparisons(fields: Sequence[str], date_format: str = "%Y-%m-%d"):
             comparisons.append(cl.LevenshteinAtThresholds(name, [1, 2]))
         elif name == "birthday":
             comparisons.append(
-                cl.DateOfBirthComparison(
-                    name, input_is_string=True, datetime_format=date_format
-                )
+                cl.DateOfBirthComparison(name, input_is_string=True, datetime_format=date_format)
             )
         elif name == "postcode":
             comparisons.append(cl.LevenshteinAtThresholds(name, [1]))

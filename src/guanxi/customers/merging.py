@@ -133,7 +133,9 @@ def merge_customers(
         winner=winner,
         loser=loser,
         candidate=candidate,
-        probability=probability if probability is not None else getattr(candidate, "probability", None),
+        probability=probability
+        if probability is not None
+        else getattr(candidate, "probability", None),
         automatic=automatic,
         moved=moved,
         filled=filled,

@@ -37,16 +37,13 @@ def profile_frame() -> pd.DataFrame:
         kind__in=[ContactPoint.Kind.PHONE, ContactPoint.Kind.MOBILE],
     ).order_by("-is_primary", "id")
     address = Address.objects.filter(customer=OuterRef("pk")).order_by("-is_default", "id")
-    rows = (
-        Customer.objects.filter(merged_into__isnull=True, archived_at__isnull=True)
-        .annotate(
-            email=Subquery(email.values("normalized")[:1]),
-            phone=Subquery(phone.values("normalized")[:1]),
-            street=Subquery(address.values("line1")[:1]),
-            city=Subquery(address.values("city")[:1]),
-            postcode=Subquery(address.values("postcode")[:1]),
-            state=Subquery(address.values("region")[:1]),
-        )
+    rows = Customer.objects.filter(merged_into__isnull=True, archived_at__isnull=True).annotate(
+        email=Subquery(email.values("normalized")[:1]),
+        phone=Subquery(phone.values("normalized")[:1]),
+        street=Subquery(address.values("line1")[:1]),
+        city=Subquery(address.values("city")[:1]),
+        postcode=Subquery(address.values("postcode")[:1]),
+        state=Subquery(address.values("region")[:1]),
     )
     frame = pd.DataFrame.from_records(
         list(

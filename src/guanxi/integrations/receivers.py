@@ -33,9 +33,9 @@ def score_changes(run) -> list[dict]:
             CustomerScore.objects.filter(run_id=previous).values_list("customer_id", "tier")
         )
         for customer_id, tier in (
-            CustomerScore.objects.filter(run=run).order_by("customer_id").values_list(
-                "customer_id", "tier"
-            )
+            CustomerScore.objects.filter(run=run)
+            .order_by("customer_id")
+            .values_list("customer_id", "tier")
         ):
             if customer_id in before and before[customer_id] != tier:
                 changes.append(

@@ -122,7 +122,9 @@ def receive_webhook(platform: str, headers, body: bytes, remote_addr: str = "") 
         record(InboundWebhook.Status.REJECTED, f"unknown store {domain!r}", store=None)
         return WebhookOutcome(401, "rejected", "unknown store")
     if not verify_base64(store_secret(store), body, headers.get(sig_header)):
-        log.warning("webhook refused: bad signature for %s (%s) from %s", domain, topic, remote_addr)
+        log.warning(
+            "webhook refused: bad signature for %s (%s) from %s", domain, topic, remote_addr
+        )
         record(InboundWebhook.Status.REJECTED, "bad signature")
         return WebhookOutcome(401, "rejected", "bad signature")
     if platform == "woocommerce" and not topic and body.startswith(b"webhook_id="):
@@ -147,7 +149,10 @@ def receive_webhook(platform: str, headers, body: bytes, remote_addr: str = "") 
     except UNMAPPABLE as exc:
         reason = str(exc)
         DeadLetter.objects.create(
-            store=store, topic=topic, webhook_id=webhook_id, body=body.decode("utf-8", "replace"),
+            store=store,
+            topic=topic,
+            webhook_id=webhook_id,
+            body=body.decode("utf-8", "replace"),
             reason=reason,
         )
         log.warning("webhook %s %s kept as a dead letter: %s", topic, webhook_id, reason)
@@ -187,7 +192,7 @@ def upsert_order(store: Store, order: dict, *, update: bool = True) -> None:
         )
     if commerce.order_for(store.source, order["external_id"]) is not None:
         if update:
-                commerce.set_order_status(store.source, order["external_id"], order["status"])
+            commerce.set_order_status(store.source, order["external_id"], order["status"])
         return
     commerce.ingest_order_lines(
         pa.Table.from_pylist(order["lines"]), source=store.source, label=store.name

@@ -17,9 +17,7 @@ PAGE_SIZE = 25
 @console_view("customers.view_matchcandidate")
 @require_safe
 def review_queue(request):
-    page = Paginator(selectors.review_queue("pending"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(selectors.review_queue("pending"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "console/identity_queue.html",

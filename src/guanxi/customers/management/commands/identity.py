@@ -70,9 +70,7 @@ class Command(GuanxiCommand):
         if len(files) > 2:
             raise CommandError("give one file to de-duplicate or two to link")
         frames = [read_table(p, options["id_column"]) for p in files]
-        fields = [
-            f for f in identity.PROFILE_MATCH_FIELDS if all(f in df.columns for df in frames)
-        ]
+        fields = [f for f in identity.PROFILE_MATCH_FIELDS if all(f in df.columns for df in frames)]
         if not fields:
             raise CommandError(
                 "no profile field in common; columns must be named "

@@ -38,7 +38,9 @@ class Command(GuanxiCommand):
             source=options["source"],
             origins=options["origin"],
         )
-        self.stdout.write(f"store {store.pk}: source {store.source}, tracker key {store.public_key}")
+        self.stdout.write(
+            f"store {store.pk}: source {store.source}, tracker key {store.public_key}"
+        )
         self.stdout.write(
             "webhook secret: set GUANXI_WEBHOOK_SECRETS="
             f"{store.shop_domain}=<the secret shown by the platform>"
