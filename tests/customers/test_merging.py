@@ -52,6 +52,18 @@ def pair(db):
         source="t", event_type="searched", customer=dup, occurred_at=timezone.now()
     )
     contact = create_customer(first_name="Li", account=dup)  # a contact of the merged profile
+    # Another app's rows: analytics scores of both in one run (unique per run and customer:
+    # the merged profile's score cannot move, and stays), and of the duplicate alone in another.
+    from guanxi.analytics.models import AnalyticsRun, CustomerScore
+
+    runs = [
+        AnalyticsRun.objects.create(engine="duckdb", status="succeeded", as_of=timezone.now())
+        for _ in range(2)
+    ]
+    score = {"rfm_group": "loyal", "tier": "gold", "lifecycle_stage": "active", "churn_risk": "low"}
+    CustomerScore.objects.create(run=runs[0], customer=keep, **score)
+    CustomerScore.objects.create(run=runs[0], customer=dup, **score)
+    CustomerScore.objects.create(run=runs[1], customer=dup, **score)
     return keep, dup, contact
 
 
@@ -102,7 +114,9 @@ def test_merge_and_undo_keep_every_row(pair):
     assert sum(owned(keep.pk).values()) + sum(owned(dup.pk).values()) == sum(
         before_keep.values()
     ) + sum(before_dup.values())
-    assert merge.moved["commerce.Order.customer"] and merge.moved_count == 7
+    assert merge.moved["commerce.Order.customer"] and merge.moved_count == 8
+    assert len(merge.moved["analytics.CustomerScore.customer"]) == 1  # the other one clashed
+    assert dup.scores.count() == 1 and keep.scores.count() == 2
 
     undo_merge(merge)
     assert owned(keep.pk) == before_keep and owned(dup.pk) == before_dup
