@@ -6,6 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import connections
 
 from guanxi.commerce.models import Event
 from guanxi.customers.services import create_customer
@@ -48,10 +49,27 @@ def serve_shop(page: dict):
     return server
 
 
+def in_thread(query):
+    """Run an ORM query in a short-lived thread that closes its connection: a connection opened
+    in this thread while Playwright's loop runs would outlive the test database."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = query()
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    return result["value"]
+
+
 def wait_for(predicate, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
+        if in_thread(predicate):
             return True
         time.sleep(0.1)
     return False
@@ -77,11 +95,11 @@ def test_snippet_events_arrive_and_are_stitched_on_identify(live_server, request
         page.click("#s button")
         page.evaluate("guanxi.flush()")
         assert wait_for(lambda: Event.objects.filter(source=store.source).count() == 3)
-        kinds = set(Event.objects.values_list("event_type", flat=True))
+        kinds = in_thread(lambda: set(Event.objects.values_list("event_type", flat=True)))
         assert kinds == {"viewed_product", "added_to_cart", "searched"}
-        anonymous = set(Event.objects.values_list("anonymous_id", flat=True))
+        anonymous = in_thread(lambda: set(Event.objects.values_list("anonymous_id", flat=True)))
         assert len(anonymous) == 1 and "" not in anonymous
-        assert not Event.objects.filter(customer__isnull=False).exists()
+        assert not in_thread(lambda: Event.objects.filter(customer__isnull=False).exists())
 
         page.click("#login")
         assert wait_for(lambda: Event.objects.filter(customer=mei).count() == 4)
