@@ -66,13 +66,28 @@ def in_thread(query):
     return result["value"]
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if in_thread(predicate):
-            return True
-        time.sleep(0.1)
-    return False
+class CollectRequests:
+    """Counts the page's requests to the collection endpoint (beacons included) so the test
+    reads the database only once they are answered: on SQLite a read while the live server
+    writes would lock the table under it."""
+
+    def __init__(self, page):
+        self.started = self.done = 0
+        page.on("request", lambda r: self._count(r, "started"))
+        page.on("requestfinished", lambda r: self._count(r, "done"))
+        page.on("requestfailed", lambda r: self._count(r, "done"))
+
+    def _count(self, request, which):
+        if "/collect" in request.url and request.method == "POST":
+            setattr(self, which, getattr(self, which) + 1)
+
+    def wait(self, page, at_least: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.started >= at_least and self.done == self.started:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError(f"collect requests: {self.started} sent, {self.done} answered")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -87,22 +102,30 @@ def test_snippet_events_arrive_and_are_stitched_on_identify(live_server, request
     shop_page["html"] = PAGE.format(crm=live_server.url, key=store.public_key)
     page = request.getfixturevalue("browser_page")
     try:
+        collect = CollectRequests(page)
         page.goto(f"{shop_origin}/")
         page.wait_for_function(
             "() => !!(window.guanxi && window.guanxi.flush)"
         )  # the async script ran
+        # One request at a time: the in-memory SQLite test database cannot take two writers.
+        collect.wait(page, at_least=1)  # the product view, sent by the batching timer
         page.click("#add")
+        page.evaluate("guanxi.flush()")
+        collect.wait(page, at_least=2)
         page.click("#s button")
         page.evaluate("guanxi.flush()")
-        assert wait_for(lambda: Event.objects.filter(source=store.source).count() == 3)
+        collect.wait(page, at_least=3)
+        assert in_thread(lambda: Event.objects.filter(source=store.source).count()) == 3
         kinds = in_thread(lambda: set(Event.objects.values_list("event_type", flat=True)))
         assert kinds == {"viewed_product", "added_to_cart", "searched"}
         anonymous = in_thread(lambda: set(Event.objects.values_list("anonymous_id", flat=True)))
         assert len(anonymous) == 1 and "" not in anonymous
         assert not in_thread(lambda: Event.objects.filter(customer__isnull=False).exists())
 
+        sent = collect.started
         page.click("#login")
-        assert wait_for(lambda: Event.objects.filter(customer=mei).count() == 4)
+        collect.wait(page, at_least=sent + 1)
+        assert in_thread(lambda: Event.objects.filter(customer=mei).count()) == 4
         assert page.js_errors == []
     finally:
         shop_server.shutdown()
