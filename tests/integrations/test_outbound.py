@@ -179,3 +179,34 @@ def test_merges_are_published(receiver, settings, db, django_capture_on_commit_c
         merge_customers(a, b)
     ((headers, body),) = server.requests
     assert json.loads(body)["data"]["merged_customer_id"] == b.pk
+
+
+def test_subscriptions_api(client, db):
+    from guanxi.api.services import create_api_token
+
+    _row, token = create_api_token("shop")
+    _row, reader = create_api_token("reader", can_write=False)
+
+    def call(method, path, body=None, token=token):
+        kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        if body is not None:
+            kwargs["data"] = json.dumps(body)
+            kwargs["content_type"] = "application/json"
+        return getattr(client, method)(f"/api/v1{path}", **kwargs)
+
+    body = {"url": "https://shop.example.com/hook", "event_types": ["ticket.solved"]}
+    assert call("post", "/webhooks/subscriptions", body, token=reader).status_code == 403
+    created = call("post", "/webhooks/subscriptions", body)
+    assert created.status_code == 201 and created.json()["secret"].startswith("gxws_")
+    bad = call("post", "/webhooks/subscriptions", {"url": "ftp://x", "event_types": []})
+    assert bad.status_code == 422
+    bad = call("post", "/webhooks/subscriptions", {**body, "event_types": ["order.teleported"]})
+    assert bad.status_code == 422 and "order.teleported" in bad.json()["detail"]
+    listed = call("get", "/webhooks/subscriptions").json()
+    assert [s["url"] for s in listed] == ["https://shop.example.com/hook"]
+    assert "secret" not in listed[0]
+    sub_id = created.json()["id"]
+    assert call("delete", f"/webhooks/subscriptions/{sub_id}").status_code == 204
+    assert WebhookSubscription.objects.get().is_active is False
+    assert publish_event("ticket.solved", {"ticket_id": 1}) == []  # nobody listens now
+    assert call("get", "/webhooks/deliveries").json()["count"] == 0

@@ -572,3 +572,9 @@ def create_subscription(url: str, event_types=(), store: Store | None = None):
     if unknown:
         raise ValueError(f"unknown event kind(s): {', '.join(sorted(unknown))}")
     return WebhookSubscription.objects.create(url=url, event_types=list(event_types), store=store)
+
+
+def deactivate_subscription(subscription: WebhookSubscription) -> WebhookSubscription:
+    subscription.is_active = False
+    subscription.save(update_fields=["is_active", "updated_at"])
+    return subscription
