@@ -43,6 +43,7 @@ def test_resolution_merges_planted_duplicates_in_the_database(sim):
     ids = dict(SourceIdentity.objects.values_list("external_id", "customer_id"))
     result = resolve_identities()
     assert result.auto_merged > 0
+    assert MatchCandidate.objects.filter(status="pending").count() == result.queued
     truth = {(ids[a], ids[b]) for a, b in planted_pairs(sim)}
     merged = {
         (m.winner_id, m.loser_id) for m in CustomerMerge.objects.filter(undone_at__isnull=True)
@@ -70,9 +71,9 @@ def test_link_command_dedupes_one_file_and_links_two(sim, tmp_path):
     fields = ["first_name", "last_name", "email", "phone", "birthday", "city", "postcode"]
     main = table[table.source == "webshop"]
     market = table[table.source == "marketplace"]
-    a, b, both = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "both.csv"
+    a, b, both = tmp_path / "a.csv", tmp_path / "b.parquet", tmp_path / "both.csv"
     write_csv(a, main[["external_id", *fields]].to_dict("records"), ["external_id", *fields])
-    write_csv(b, market[["external_id", *fields]].to_dict("records"), ["external_id", *fields])
+    market[["external_id", *fields]].astype(str).to_parquet(b)  # a Parquet file works too
     write_csv(both, table[["external_id", *fields]].to_dict("records"), ["external_id", *fields])
     truth = planted_pairs(sim)
 
