@@ -35,6 +35,7 @@ ROLES: dict[str, list[str]] = {
         "customers.change_customermerge",
         "commerce.view_order",
         "commerce.view_product",
+        "commerce.view_shipment",
     ],
     "sales_rep": [
         "analytics.view_customerscore",
@@ -60,6 +61,7 @@ ROLES: dict[str, list[str]] = {
         "commerce.view_product",
         "commerce.view_event",
         "commerce.view_importrun",
+        "commerce.view_shipment",
         "customers.view_matchcandidate",
         "customers.view_customermerge",
         "integrations.view_store",
