@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "guanxi.segments",
     "guanxi.marketing",
     "guanxi.simulate",
+    "guanxi.integrations",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +206,18 @@ GUANXI_STORE_TIMEZONE = get_from_env("GUANXI_STORE_TIMEZONE", "UTC")
 GUANXI_API_BATCH_LIMIT = 1000
 # Where analytics expressions run: "duckdb" (in-process, default) or "spark" (local or cluster).
 GUANXI_ANALYTICS_ENGINE = get_from_env("GUANXI_ANALYTICS_ENGINE", "duckdb")
+# Store integrations (docs/integrations.md). Webhook secrets by shop domain, from the environment:
+# GUANXI_WEBHOOK_SECRETS="shop.myshopify.com=s3cret,woo.example.com=other" (wins over the store's).
+GUANXI_WEBHOOK_SECRETS = dict(
+    pair.strip().split("=", 1)
+    for pair in get_from_env("GUANXI_WEBHOOK_SECRETS", "").split(",")
+    if "=" in pair
+)
+GUANXI_TRACKER_RATE_LIMIT = get_from_env("GUANXI_TRACKER_RATE_LIMIT", 600, cast=int)  # per min
+GUANXI_WEBHOOK_RETRY_BASE_SECONDS = get_from_env("GUANXI_WEBHOOK_RETRY_BASE_SECONDS", 30, cast=int)
+GUANXI_WEBHOOK_MAX_ATTEMPTS = get_from_env("GUANXI_WEBHOOK_MAX_ATTEMPTS", 8, cast=int)
+# Identity resolution: "duckdb" (default) or "spark" (docs/identity.md).
+GUANXI_IDENTITY_ENGINE = get_from_env("GUANXI_IDENTITY_ENGINE", "duckdb")
 
 LOGGING = {
     "version": 1,

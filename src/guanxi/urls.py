@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("console/", include("guanxi.console.urls")),
     path("t/", include("guanxi.marketing.urls")),
+    path("", include("guanxi.integrations.urls")),
     path("", include("guanxi.portal.urls")),
 ]

@@ -69,6 +69,14 @@ PAGES = {
     "console:flow_list": ({"admin", "marketer", "analyst"}, "marketing.view_flow"),
     "console:flow_edit": ({"admin", "marketer"}, "marketing.change_flow"),
     "console:template_edit": ({"admin", "marketer"}, "marketing.change_emailtemplate"),
+    "console:identity_queue": ({"admin", "agent", "analyst"}, "customers.view_matchcandidate"),
+    "console:identity_compare": ({"admin", "agent", "analyst"}, "customers.view_matchcandidate"),
+    "console:identity_merges": ({"admin", "agent", "analyst"}, "customers.view_customermerge"),
+    "console:integrations": ({"admin", "analyst"}, "integrations.view_store"),
+    "console:integrations_webhooks": (
+        {"admin", "analyst"},
+        "integrations.view_webhooksubscription",
+    ),
 }
 # Pages that only take POST (a GET by an allowed role is 405, by anyone else 403).
 POST_ONLY = {
@@ -79,6 +87,14 @@ POST_ONLY = {
     "console:group_new",
     "console:group_delete",
     "console:campaign_action",
+}
+# Actions (POST only, tested in tests/integrations/test_console.py) and their permissions.
+POST_ACTIONS = {
+    "console:identity_decide": "customers.change_matchcandidate",
+    "console:identity_undo": "customers.change_customermerge",
+    "console:dead_letter_replay": "integrations.change_deadletter",
+    "console:webhook_add": "integrations.add_webhooksubscription",
+    "console:webhook_redeliver": "integrations.change_webhookdelivery",
 }
 
 
@@ -147,6 +163,13 @@ def page_url(name: str, store) -> str:
         return reverse(name, args=[store["ann"].pk])
     if name == "console:order_detail":
         return reverse(name, args=[store["order"].pk])
+    if name == "console:identity_compare":
+        from guanxi.customers.models import MatchCandidate
+
+        pair, _ = MatchCandidate.objects.get_or_create(
+            customer_a=store["ann"], customer_b=store["bob"], defaults={"probability": 0.9}
+        )
+        return reverse(name, args=[pair.pk])
     return reverse(name)
 
 
@@ -166,6 +189,9 @@ def test_every_console_page_declares_a_permission():
             continue
         declared = getattr(pattern.callback, "console_permission", None)
         assert declared, f"console:{pattern.name} declares no permission"
+        if f"console:{pattern.name}" in POST_ACTIONS:
+            assert POST_ACTIONS[f"console:{pattern.name}"] == declared
+            continue
         assert f"console:{pattern.name}" in PAGES, f"console:{pattern.name} missing from PAGES"
         assert PAGES[f"console:{pattern.name}"][1] == declared
 

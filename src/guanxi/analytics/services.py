@@ -35,6 +35,7 @@ from guanxi.analytics.models import (
     LifecycleChange,
     PeriodicPattern,
 )
+from guanxi.analytics.signals import run_finished
 from guanxi.core.bulk import bulk_insert
 
 log = logging.getLogger("guanxi.analytics")
@@ -129,6 +130,7 @@ def refresh_analytics(
         log.exception("analytics run %s failed", run.pk)
         raise
     _finish(run, steps, started)
+    run_finished.send(sender=AnalyticsRun, run=run)
     return run
 
 

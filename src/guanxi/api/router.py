@@ -2,7 +2,7 @@
 
 from ninja import NinjaAPI
 
-from guanxi.api import analytics, customers, events, orders, segments
+from guanxi.api import analytics, customers, events, identity, orders, segments, webhooks
 from guanxi.api.auth import BearerToken
 
 api = NinjaAPI(
@@ -23,3 +23,5 @@ api.add_router("", orders.router)
 api.add_router("", events.router)
 api.add_router("", analytics.router)
 api.add_router("", segments.router)
+api.add_router("", identity.router)
+api.add_router("", webhooks.router)

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from guanxi.commerce.models import Category, Event, ImportRun, Order, OrderLine, Product
+from guanxi.commerce.models import (
+    Category,
+    Event,
+    ImportRun,
+    Order,
+    OrderLine,
+    Product,
+    Shipment,
+)
 
 
 @admin.register(Category)
@@ -53,3 +61,11 @@ class ImportRunAdmin(admin.ModelAdmin):
     list_display = ["started_at", "path", "file_format", "status", "rows_total", "orders_created"]
     list_filter = ["status", "file_format"]
     readonly_fields = [f.name for f in ImportRun._meta.fields]
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "source", "order", "status", "tracking_number", "shipped_at"]
+    list_filter = ["source", "status"]
+    search_fields = ["external_id", "tracking_number"]
+    raw_id_fields = ["order"]

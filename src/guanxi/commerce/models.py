@@ -272,3 +272,33 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.status})"
+
+
+class Shipment(TimeStampedModel):
+    """A parcel sent for an order (a store's fulfillment), keyed by ``(source, external_id)``."""
+
+    source = models.CharField(_("source"), max_length=64)
+    external_id = models.CharField(_("external id"), max_length=128)
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="shipments"
+    )
+    status = models.CharField(_("status"), max_length=32, blank=True)
+    carrier = models.CharField(_("carrier"), max_length=100, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=128, blank=True)
+    tracking_url = models.URLField(_("tracking URL"), max_length=500, blank=True)
+    # [{"sku": ..., "quantity": ...}, ...] as the store sent them.
+    items = models.JSONField(_("items"), default=list, blank=True)
+    shipped_at = models.DateTimeField(_("shipped"))
+
+    class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        ordering = ["-shipped_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="commerce_shipment_source_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.source})"

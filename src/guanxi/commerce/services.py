@@ -18,7 +18,15 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from guanxi.commerce.models import Category, Event, ImportRun, Order, OrderLine, Product
+from guanxi.commerce.models import (
+    Category,
+    Event,
+    ImportRun,
+    Order,
+    OrderLine,
+    Product,
+    Shipment,
+)
 from guanxi.core.bulk import allocate_ids, bulk_insert, insert_rows
 from guanxi.customers import services as customer_services
 from guanxi.customers.services import BatchRejected, ItemError
@@ -658,3 +666,75 @@ def ingest_events(rows: list[Mapping[str, Any]], *, source: str) -> int:
         )
         return len(created)
     return len(events)
+
+
+# --- Order updates, shipments, visitor stitching (store webhooks and the tracker) -------------
+
+
+def order_for(source: str, external_id: str) -> Order | None:
+    return Order.objects.filter(source=source, external_id=external_id).first()
+
+
+@transaction.atomic
+def set_order_status(source: str, external_id: str, status: str) -> bool:
+    """Change the status of a known order; True when something changed (a replay changes
+    nothing). Raises ``ValueError`` for an unknown status or order."""
+    if status not in Order.Status.values:
+        raise ValueError(f"unknown order status {status!r}")
+    order = Order.objects.select_for_update().filter(source=source, external_id=external_id)
+    order = order.first()
+    if order is None:
+        raise ValueError(f"no order {external_id!r} from {source!r}")
+    if order.status == status:
+        return False
+    order.status = status
+    order.save(update_fields=["status", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def record_shipment(
+    *,
+    source: str,
+    external_id: str,
+    order_external_id: str,
+    shipped_at: dt.datetime,
+    status: str = "",
+    carrier: str = "",
+    tracking_number: str = "",
+    tracking_url: str = "",
+    items: list | None = None,
+) -> tuple[Shipment, bool]:
+    """Record a shipment of a known order (idempotent on ``(source, external_id)``) and mark
+    the order shipped unless it is already further along. Returns (shipment, created)."""
+    order = order_for(source, order_external_id)
+    if order is None:
+        raise ValueError(f"no order {order_external_id!r} from {source!r}")
+    shipment, created = Shipment.objects.get_or_create(
+        source=source,
+        external_id=external_id,
+        defaults={
+            "order": order,
+            "status": status[:32],
+            "carrier": (carrier or "")[:100],
+            "tracking_number": (tracking_number or "")[:128],
+            "tracking_url": (tracking_url or "")[:500],
+            "items": items or [],
+            "shipped_at": shipped_at,
+        },
+    )
+    if created and order.status in (Order.Status.PENDING, Order.Status.PAID):
+        order.status = Order.Status.SHIPPED
+        order.save(update_fields=["status", "updated_at"])
+    return shipment, created
+
+
+def stitch_anonymous_events(anonymous_id: str, customer_id: int, *, source: str | None = None):
+    """Attach a visitor's anonymous events to the customer it turned out to be; returns how
+    many events were stitched (a second call stitches nothing new)."""
+    if not anonymous_id:
+        return 0
+    events = Event.objects.filter(anonymous_id=anonymous_id, customer__isnull=True)
+    if source is not None:
+        events = events.filter(source=source)
+    return events.update(customer_id=customer_id)

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from guanxi.console.views import analytics, auth, campaigns, customers, home, orders, segments
+from guanxi.console.views import (
+    analytics,
+    auth,
+    campaigns,
+    customers,
+    home,
+    identity,
+    integrations,
+    orders,
+    segments,
+)
 
 app_name = "console"
 
@@ -35,4 +45,20 @@ urlpatterns = [
     path("flows/<int:pk>/", campaigns.flow_edit, name="flow_edit"),
     path("templates/new/", campaigns.template_new, name="template_new"),
     path("templates/<int:pk>/", campaigns.template_edit, name="template_edit"),
+    path("identity/", identity.review_queue, name="identity_queue"),
+    path("identity/pairs/<int:pk>/", identity.compare, name="identity_compare"),
+    path("identity/pairs/<int:pk>/decide/", identity.decide, name="identity_decide"),
+    path("identity/merges/", identity.merge_history, name="identity_merges"),
+    path("identity/merges/<int:pk>/undo/", identity.undo, name="identity_undo"),
+    path("integrations/", integrations.integrations, name="integrations"),
+    path(
+        "integrations/dead-letters/<int:pk>/replay/", integrations.replay, name="dead_letter_replay"
+    ),
+    path("integrations/webhooks/", integrations.webhooks, name="integrations_webhooks"),
+    path("integrations/webhooks/add/", integrations.add_subscription, name="webhook_add"),
+    path(
+        "integrations/deliveries/<int:pk>/redeliver/",
+        integrations.redeliver,
+        name="webhook_redeliver",
+    ),
 ]

@@ -46,8 +46,13 @@ ROLES: dict[str, list[str]] = {
         "customers.view_sourceidentity",
         "customers.add_contactpoint",
         "customers.change_contactpoint",
+        "customers.view_matchcandidate",
+        "customers.change_matchcandidate",
+        "customers.view_customermerge",
+        "customers.change_customermerge",
         "commerce.view_order",
         "commerce.view_product",
+        "commerce.view_shipment",
     ],
     "sales_rep": [
         "analytics.view_customerscore",
@@ -78,6 +83,14 @@ ROLES: dict[str, list[str]] = {
         "commerce.view_product",
         "commerce.view_event",
         "commerce.view_importrun",
+        "commerce.view_shipment",
+        "customers.view_matchcandidate",
+        "customers.view_customermerge",
+        "integrations.view_store",
+        "integrations.view_deadletter",
+        "integrations.view_inboundwebhook",
+        "integrations.view_webhooksubscription",
+        "integrations.view_webhookdelivery",
     ],
 }
 

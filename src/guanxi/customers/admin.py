@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from guanxi.customers.models import Address, ContactPoint, Customer, SourceIdentity
+from guanxi.customers.models import (
+    Address,
+    ContactPoint,
+    Customer,
+    CustomerMerge,
+    MatchCandidate,
+    SourceIdentity,
+)
 
 
 class ContactPointInline(admin.TabularInline):
@@ -58,3 +65,18 @@ class SourceIdentityAdmin(admin.ModelAdmin):
     list_filter = ["source"]
     search_fields = ["external_id"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(MatchCandidate)
+class MatchCandidateAdmin(admin.ModelAdmin):
+    list_display = ["customer_a", "customer_b", "probability", "status", "found_at", "decided_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["customer_a", "customer_b", "decided_by"]
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    list_display = ["merged_at", "winner", "loser", "automatic", "probability", "undone_at"]
+    list_filter = ["automatic"]
+    raw_id_fields = ["winner", "loser", "candidate", "merged_by", "undone_by"]
+    readonly_fields = ["moved", "filled"]

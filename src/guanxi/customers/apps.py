@@ -6,3 +6,7 @@ class CustomersConfig(AppConfig):
     name = "guanxi.customers"
     label = "customers"
     verbose_name = _("Customers")
+
+    def ready(self):
+        # Registers nightly identity resolution.
+        from guanxi.customers import jobs  # noqa: F401

@@ -241,3 +241,82 @@ class SourceIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id}"
+
+
+class MatchCandidate(models.Model):
+    """Two profiles identity resolution thinks may be one person, with Splink's score."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting for review")
+        MERGED = "merged", _("merged")
+        AUTO_MERGED = "auto_merged", _("merged automatically")
+        KEPT_APART = "kept_apart", _("kept apart")
+
+    customer_a = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer A")
+    )
+    customer_b = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer B")
+    )
+    probability = models.FloatField(_("match probability"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    found_at = models.DateTimeField(_("found"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("match candidate")
+        verbose_name_plural = _("match candidates")
+        ordering = ["-probability", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_a", "customer_b"], name="customers_matchcandidate_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_a_id} ~ {self.customer_b_id} ({self.probability:.3f})"
+
+
+class CustomerMerge(models.Model):
+    """One merge: ``loser`` folded into ``winner``. ``moved`` records exactly which rows of
+    which tables were re-pointed (and which profile fields were filled in), so it can be undone."""
+
+    winner = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("kept profile")
+    )
+    loser = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("merged profile")
+    )
+    candidate = models.ForeignKey(
+        MatchCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
+    )
+    probability = models.FloatField(_("match probability"), null=True, blank=True)
+    automatic = models.BooleanField(_("automatic"), default=False)
+    # {"app_label.Model.field": [pk, ...], ...} and {"fields": {"name": [old, new]}}
+    moved = models.JSONField(_("moved rows"), default=dict)
+    filled = models.JSONField(_("filled fields"), default=dict)
+    merged_at = models.DateTimeField(_("merged"), default=timezone.now, db_index=True)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.loser_id} → {self.winner_id}"
+
+    @property
+    def moved_count(self) -> int:
+        return sum(len(v) for v in self.moved.values())

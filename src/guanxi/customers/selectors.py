@@ -329,3 +329,97 @@ def get_customer(customer_id: int) -> Customer:
 def has_customers() -> bool:
     """Whether any customer exists (to tell an empty store from an empty search)."""
     return Customer.objects.exists()
+
+
+def identity_external_id(customer_id: int, source: str) -> str | None:
+    """The customer's external id on ``source`` (None when it has none there)."""
+    return (
+        SourceIdentity.objects.filter(customer_id=customer_id, source=source)
+        .values_list("external_id", flat=True)
+        .first()
+    )
+
+
+def customer_id_for_email(email: str) -> int | None:
+    """The oldest live profile with this email address (case-insensitive), if any."""
+    return (
+        ContactPoint.objects.filter(
+            kind=ContactPoint.Kind.EMAIL,
+            normalized=(email or "").strip().lower(),
+            customer__merged_into__isnull=True,
+        )
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+
+
+# --- Identity resolution -----------------------------------------------------------------------
+
+
+def review_queue(status: str = "pending") -> QuerySet:
+    """Candidate pairs in ``status`` ("pending": waiting for a person), best first; pending pairs
+    where either side has been merged away meanwhile are left out."""
+    from guanxi.customers.models import MatchCandidate
+
+    pairs = MatchCandidate.objects.select_related("customer_a", "customer_b")
+    if status:
+        pairs = pairs.filter(status=status)
+    if status == MatchCandidate.Status.PENDING:
+        pairs = pairs.filter(
+            customer_a__merged_into__isnull=True, customer_b__merged_into__isnull=True
+        )
+    return pairs.order_by("-probability", "id")
+
+
+def merge_history() -> QuerySet:
+    from guanxi.customers.models import CustomerMerge
+
+    return CustomerMerge.objects.select_related("winner", "loser", "merged_by", "undone_by")
+
+
+@dataclass
+class CompareRow:
+    label: str
+    left: str
+    right: str
+
+    @property
+    def same(self) -> bool:
+        return self.left.strip().lower() == self.right.strip().lower()
+
+
+def compare_profiles(a: Customer, b: Customer) -> list[CompareRow]:
+    """Side-by-side rows for the review page: profile fields, contact points, addresses,
+    identities and order counts."""
+    from django.utils.translation import gettext as _
+
+    def emails(c):
+        return ", ".join(
+            c.contact_points.filter(kind=ContactPoint.Kind.EMAIL).values_list("value", flat=True)
+        )
+
+    def phones(c):
+        return ", ".join(
+            c.contact_points.exclude(kind=ContactPoint.Kind.EMAIL).values_list("value", flat=True)
+        )
+
+    def address(c):
+        return "; ".join(str(a) for a in c.addresses.all())
+
+    def identities(c):
+        return ", ".join(str(i) for i in c.identities.all())
+
+    rows = [
+        (_("first name"), lambda c: c.first_name),
+        (_("last name"), lambda c: c.last_name),
+        (_("birthday"), lambda c: c.birthday.isoformat() if c.birthday else ""),
+        (_("email"), emails),
+        (_("phone"), phones),
+        (_("address"), address),
+        (_("country"), lambda c: c.country),
+        (_("source identities"), identities),
+        (_("orders"), lambda c: str(c.orders.count())),
+        (_("created"), lambda c: c.created_at.date().isoformat()),
+    ]
+    return [CompareRow(str(label), get(a) or "", get(b) or "") for label, get in rows]

@@ -26,6 +26,17 @@ STATUS_BADGES = {
     "refunded": "warn",
     "reachable": "ok",
     "unreachable": "bad",
+    # integrations and identity resolution
+    "processed": "ok",
+    "duplicate": "muted",
+    "rejected": "bad",
+    "dead_letter": "warn",
+    "ignored": "muted",
+    "succeeded": "ok",
+    "failed": "bad",
+    "merged": "ok",
+    "auto_merged": "ok",
+    "kept_apart": "muted",
 }
 
 
