@@ -210,3 +210,32 @@ def test_subscriptions_api(client, db):
     assert WebhookSubscription.objects.get().is_active is False
     assert publish_event("ticket.solved", {"ticket_id": 1}) == []  # nobody listens now
     assert call("get", "/webhooks/deliveries").json()["count"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_segment_entries_and_exits_are_published(
+    receiver, settings, db, django_capture_on_commit_callbacks
+):
+    from guanxi.customers.models import Customer
+    from guanxi.customers.services import create_customer
+    from guanxi.segments.services import create_segment, refresh_segment
+
+    server = receiver()
+    sub = WebhookSubscription.objects.create(
+        url=server.url, event_types=["segment.entered", "segment.left"]
+    )
+    ann = create_customer(first_name="Ann", occupation="nurse")
+    bo = create_customer(first_name="Bo", occupation="teacher")
+    rule = {"conditions": [{"field": "occupation", "op": "eq", "value": "nurse"}]}
+    segment = create_segment(name="Nurses", rule=rule)
+    refresh_segment(segment)  # the first refresh is the baseline: nothing published
+    Customer.objects.filter(pk=bo.pk).update(occupation="nurse")
+    Customer.objects.filter(pk=ann.pk).update(occupation="retired")
+    with django_capture_on_commit_callbacks(execute=True):
+        refresh_segment(segment)
+    events = sorted(
+        (json.loads(body)["type"], json.loads(body)["data"]["customer_id"])
+        for _headers, body in server.requests
+    )
+    assert events == [("segment.entered", bo.pk), ("segment.left", ann.pk)]
+    assert all(verify(sub.secret, headers, body) for headers, body in server.requests)

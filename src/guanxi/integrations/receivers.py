@@ -2,15 +2,16 @@
 
 Analytics sends ``run_finished`` after each successful refresh; the tier and lifecycle-stage
 changes of that run go out as ``customer.tier_changed`` / ``customer.lifecycle_changed``.
-Tickets (``ticket.created`` / ``ticket.solved``) and segments (``segment.entered`` /
-``segment.left``) call :func:`guanxi.integrations.services.publish_event` from their own
-receivers (see docs/integrations.md).
+Segments (``segment.entered`` / ``segment.left``) come from
+``guanxi.segments.signals.membership_changed`` after a membership refresh; tickets
+(``ticket.created`` / ``ticket.solved``) from ``guanxi.service.signals``.
 """
 
 from django.dispatch import receiver
 
 from guanxi.analytics.signals import run_finished
 from guanxi.customers.signals import customers_merged
+from guanxi.segments.signals import membership_changed
 
 
 def score_changes(run) -> list[dict]:
@@ -74,3 +75,18 @@ def publish_merge(sender, merge, **kwargs):
             "automatic": merge.automatic,
         },
     )
+
+
+@receiver(membership_changed, dispatch_uid="integrations.segment_membership_changed")
+def publish_segment_changes(sender, segment, entered, left, **kwargs):
+    from guanxi.integrations.models import WebhookSubscription
+    from guanxi.integrations.services import publish_event
+
+    if not WebhookSubscription.objects.filter(is_active=True).exists():
+        return
+    for kind, ids in (("segment.entered", entered), ("segment.left", left)):
+        for customer_id in ids:
+            publish_event(
+                kind,
+                {"segment_id": segment.pk, "segment": segment.name, "customer_id": customer_id},
+            )
