@@ -51,12 +51,13 @@ class Params:
     half_life_days: float = 120.0  # a purchase's weight halves every this many days
     neighbours: int = 20  # item-item: similar products kept per product
     item_alpha: float = 0.5  # item-item: 0.5 = cosine, 1 = conditional probability
+    aggregate: str = "mix"  # item-item: sum, max or mix of the links from what they bought
     rule_weight: float = 0.5  # weight of the rules' confidence next to the CF score
     als_factors: int = 48
     als_iterations: int = 15
     als_regularization: float = 0.05
     als_alpha: float = 10.0
-    segment_min_buyers: int = 20  # a segment needs this many buyers to have its own list
+    segment_min_buyers: int = 10  # a segment needs this many buyers to have its own list
     seed: int = 7
 
     def as_dict(self) -> dict:
@@ -107,9 +108,10 @@ class ItemItem:
 
     name = "item_item"
 
-    def __init__(self, neighbours: int = 20, alpha: float = 0.5):
+    def __init__(self, neighbours: int = 20, alpha: float = 0.5, aggregate: str = "mix"):
         self.neighbours = neighbours
         self.alpha = alpha
+        self.aggregate = aggregate
         self.sim: np.ndarray | None = None
 
     def fit(self, m: sparse.csr_matrix) -> ItemItem:
@@ -129,8 +131,26 @@ class ItemItem:
         return self
 
     def scores(self, rows: sparse.csr_matrix) -> np.ndarray:
-        """Scores of every product for these customers' rows (dense, rows × products)."""
-        return np.asarray(rows @ self.sim)
+        """Scores of every product for these customers' rows (dense, rows × products).
+
+        ``sum``: Σ over the customer's products of weight × similarity; ``max``: the strongest
+        single link (one recent laptop outweighs fifty unrelated purchases); ``mix``: both.
+        """
+        total = np.asarray(rows @ self.sim) if self.aggregate in ("sum", "mix") else None
+        if self.aggregate == "sum":
+            return total
+        rows = rows.tocsr()
+        best = np.zeros((rows.shape[0], self.sim.shape[1]))
+        for r in range(rows.shape[0]):
+            lo, hi = rows.indptr[r], rows.indptr[r + 1]
+            if hi > lo:
+                w = np.minimum(rows.data[lo:hi], 1.0)
+                best[r] = (self.sim[rows.indices[lo:hi]] * w[:, None]).max(axis=0)
+        if self.aggregate == "max":
+            return best
+        top = total.max(axis=1, keepdims=True)
+        top[top == 0] = 1.0
+        return total / top + best
 
     def link(self, rows: sparse.csr_matrix) -> sparse.csr_matrix:
         return rows
@@ -182,7 +202,7 @@ def make_model(params: Params):
     if params.model == "als":
         return ALS(params)
     if params.model == "item_item":
-        return ItemItem(params.neighbours, params.item_alpha)
+        return ItemItem(params.neighbours, params.item_alpha, params.aggregate)
     raise ValueError(f"unknown recommender model {params.model!r}; use one of {MODELS}")
 
 
