@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from guanxi.console.views import analytics, auth, customers, home, orders
+from guanxi.console.views import analytics, auth, chains, customers, home, orders
 
 app_name = "console"
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("orders/", orders.order_list, name="order_list"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("analytics/", analytics.analytics, name="analytics"),
+    path("analytics/rules/", chains.rules_explorer, name="rules"),
+    path("products/<int:pk>/", chains.product_detail, name="product_detail"),
 ]

@@ -11,6 +11,8 @@ ROLES: dict[str, list[str]] = {
     "admin": ["*"],
     "marketer": [
         "analytics.view_customerscore",
+        "analytics.view_productrule",
+        "analytics.view_recommendation",
         "analytics.view_categoryaffinity",
         "analytics.view_periodicpattern",
         "customers.view_customer",
@@ -22,6 +24,7 @@ ROLES: dict[str, list[str]] = {
     ],
     "agent": [
         "analytics.view_customerscore",
+        "analytics.view_recommendation",
         "customers.view_customer",
         "customers.change_customer",
         "customers.view_contactpoint",
@@ -34,6 +37,8 @@ ROLES: dict[str, list[str]] = {
     ],
     "sales_rep": [
         "analytics.view_customerscore",
+        "analytics.view_productrule",
+        "analytics.view_recommendation",
         "customers.view_customer",
         "customers.add_customer",
         "customers.change_customer",
@@ -50,6 +55,8 @@ ROLES: dict[str, list[str]] = {
         "analytics.view_lifecyclechange",
         "analytics.view_categoryaffinity",
         "analytics.view_periodicpattern",
+        "analytics.view_productrule",
+        "analytics.view_recommendation",
         "customers.view_customer",
         "customers.view_sourceidentity",
         "commerce.view_order",
