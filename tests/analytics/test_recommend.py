@@ -95,7 +95,9 @@ def test_recommendations_exclude_bought_returned_and_out_of_stock(store_run):
         owned.setdefault(customer_id, set()).add(product_id)
     out_of_stock = set(Product.objects.filter(in_stock=False).values_list("id", flat=True))
     assert out_of_stock  # the simulator has some
-    rows = list(Recommendation.objects.filter(run=store_run).values_list("customer_id", "product_id"))
+    rows = list(
+        Recommendation.objects.filter(run=store_run).values_list("customer_id", "product_id")
+    )
     assert len(rows) > 1000
     for customer_id, product_id in rows:
         assert product_id not in owned.get(customer_id, set())
@@ -144,7 +146,9 @@ def test_cold_start_uses_segment_then_store_best_sellers(store_run):
     assert result.items[0].reason == "popular_in_segment"
     expected = [
         r.product_id
-        for r in occupation_list.filter(segment=occupation).order_by("rank").select_related("product")
+        for r in occupation_list.filter(segment=occupation)
+        .order_by("rank")
+        .select_related("product")
         if r.product.in_stock and r.product.is_active
     ][:10]
     assert [i.product.pk for i in result.items] == expected

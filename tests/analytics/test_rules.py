@@ -74,7 +74,11 @@ def _mlxtend_rules(table: pa.Table, basket: str, item: str, min_support: float) 
     return {
         (next(iter(a)), next(iter(c))): (s, conf, lift)
         for a, c, s, conf, lift in zip(
-            rules.antecedents, rules.consequents, rules.support, rules.confidence, rules.lift,
+            rules.antecedents,
+            rules.consequents,
+            rules.support,
+            rules.confidence,
+            rules.lift,
             strict=True,
         )
     }
@@ -87,9 +91,7 @@ def test_rules_equal_mlxtend_on_online_retail(min_support):
     table = pq.read_table(RETAIL, columns=["InvoiceNo", "StockCode"])
     ours = {
         (r["antecedent"], r["consequent"]): (r["support"], r["confidence"], r["lift"])
-        for r in _duckdb_rules(
-            table, basket="InvoiceNo", item="StockCode", min_support=min_support
-        )
+        for r in _duckdb_rules(table, basket="InvoiceNo", item="StockCode", min_support=min_support)
     }
     theirs = _mlxtend_rules(table, "InvoiceNo", "StockCode", min_support)
     assert len(theirs) >= 40

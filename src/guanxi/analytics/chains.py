@@ -219,7 +219,10 @@ def _related(sim: np.ndarray, bought: sparse.csr_matrix, products: np.ndarray) -
     rows, pos = np.nonzero(vals > 0)
     cols = top[rows, pos]
     both = np.asarray(
-        [b[:, r].multiply(b[:, c]).sum() for r, c in zip(rows.tolist(), cols.tolist(), strict=True)],
+        [
+            b[:, r].multiply(b[:, c]).sum()
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
+        ],
         np.int64,
     )
     return pa.table(
@@ -287,8 +290,9 @@ def write(run: AnalyticsRun, out: ChainOutputs) -> dict:
     def rule_rows(table: pa.Table, level: str) -> pa.Table:
         n = table.num_rows
         none = pa.nulls(n, pa.int64())
-        a, c = table.column("antecedent").cast(pa.int64()), table.column("consequent").cast(
-            pa.int64()
+        a, c = (
+            table.column("antecedent").cast(pa.int64()),
+            table.column("consequent").cast(pa.int64()),
         )
         is_product = level == ProductRule.Level.PRODUCT
         return with_run(

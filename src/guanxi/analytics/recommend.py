@@ -259,10 +259,7 @@ def rank(
     for start in range(0, len(row_ids), chunk):
         ids = row_ids[start : start + chunk]
         rows = m[ids]
-        if isinstance(model, ALS):
-            cf = model.scores_for(ids)
-        else:
-            cf = model.scores(rows)
+        cf = model.scores_for(ids) if isinstance(model, ALS) else model.scores(rows)
         cf = np.clip(cf, 0, None)
         best = cf.max(axis=1, keepdims=True)
         best[best == 0] = 1.0

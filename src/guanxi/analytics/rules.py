@@ -105,9 +105,7 @@ def association_rules(
 
 def order_rules(rules: ir.Table) -> ir.Table:
     """Strongest first: by lift, then confidence, then the items (a total order)."""
-    return rules.order_by(
-        [ibis.desc("lift"), ibis.desc("confidence"), "antecedent", "consequent"]
-    )
+    return rules.order_by([ibis.desc("lift"), ibis.desc("confidence"), "antecedent", "consequent"])
 
 
 def basket_lines(order_lines: ir.Table, level: str = "product") -> ir.Table:

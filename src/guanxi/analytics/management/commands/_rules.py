@@ -21,9 +21,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--min-support", required=True, type=float, metavar="X", help="e.g. 0.01 (of baskets)"
     )
-    parser.add_argument(
-        "--min-confidence", type=float, default=0.0, metavar="Y", help="default 0"
-    )
+    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="Y", help="default 0")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
