@@ -118,6 +118,11 @@ def simulated(customers: int):
 
 
 def quality(lines: pa.Table, cut, label: str, customer="customer_id", basket="order_id") -> list:
+    ids = pc.unique(lines.column(customer))
+    index = lines.schema.get_field_index(customer)
+    lines = lines.set_column(
+        index, customer, pc.index_in(lines.column(customer), ids).cast(pa.int64())
+    )
     codes = pc.unique(lines.column("sku"))
     lines = lines.append_column(
         "product_id", pc.index_in(lines.column("sku"), codes).cast(pa.int64())

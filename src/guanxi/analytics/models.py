@@ -205,7 +205,9 @@ class ProductRule(models.Model):
         CATEGORY = "category", _("category")
 
     run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="rules")
-    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    level = models.CharField(
+        pgettext_lazy("association rule", "level"), max_length=10, choices=Level.choices
+    )
     antecedent_product = models.ForeignKey(
         Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -218,9 +220,9 @@ class ProductRule(models.Model):
     consequent_category = models.ForeignKey(
         Category, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    support = models.FloatField(_("support"))
-    confidence = models.FloatField(_("confidence"))
-    lift = models.FloatField(_("lift"))
+    support = models.FloatField(pgettext_lazy("association rule", "support"))
+    confidence = models.FloatField(pgettext_lazy("association rule", "confidence"))
+    lift = models.FloatField(pgettext_lazy("association rule", "lift"))
     pair_count = models.IntegerField(_("baskets with both"))
     antecedent_count = models.IntegerField(_("baskets with the antecedent"))
     baskets = models.IntegerField(_("baskets"))
