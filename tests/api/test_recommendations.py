@@ -4,6 +4,7 @@ every item explained, exclusions and cold start visible over HTTP."""
 import pytest
 
 from guanxi.analytics import services
+from guanxi.api.recommendations import HomeOut, RecommendationsOut, RelatedOut
 from guanxi.api.services import create_api_token
 from guanxi.commerce.models import OrderLine, Product
 from guanxi.customers.models import Customer
@@ -54,6 +55,7 @@ def test_related_is_explained_by_its_rule(client, auth, store):
     assert numbers["lift"] > 1 and 0 < numbers["support"] <= numbers["confidence"] <= 1
     assert "baskets" in first["explanation"]
     assert [i["rank"] for i in body["items"]] == [1, 2, 3, 4, 5]
+    RelatedOut.model_validate(body)
 
 
 def test_recommendations_and_home_over_http(client, auth, store):
@@ -72,7 +74,9 @@ def test_recommendations_and_home_over_http(client, auth, store):
             "bought_together", "similar_customers", "popular_in_segment", "popular"
         }  # fmt: skip
         assert item["explanation"]
+    RecommendationsOut.model_validate(body)  # the documented schema holds
     home = client.get(f"/api/v1/customers/{buyer_id}/home?limit=15", **auth).json()
+    HomeOut.model_validate(home)
     assert len(home["items"]) == 15 and home["top_categories"]
     assert len({i["product"]["id"] for i in home["items"]}) == 15
 
