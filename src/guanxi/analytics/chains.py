@@ -96,7 +96,11 @@ WHERE e.customer_id IS NOT NULL AND e.product_id IS NOT NULL
   AND e.event_type IN ('viewed_product', 'added_to_cart') AND e.occurred_at <= %(as_of)s
 GROUP BY e.customer_id, e.product_id
 """
-_PRODUCTS_SQL = "SELECT p.id, p.in_stock, p.is_active FROM commerce_product p"
+# Flags as 0/1: PostgreSQL's CSV writes booleans as t/f, which Arrow's reader refuses.
+_PRODUCTS_SQL = """
+SELECT p.id, CASE WHEN p.in_stock THEN 1 ELSE 0 END, CASE WHEN p.is_active THEN 1 ELSE 0 END
+FROM commerce_product p
+"""
 _SEGMENTS_SQL = """
 SELECT c.id, c.occupation, c.customer_type FROM customers_customer c
 WHERE c.merged_into_id IS NULL
@@ -105,7 +109,7 @@ EVENTS_SCHEMA = pa.schema(
     [("customer_id", pa.int64()), ("product_id", pa.int64()), ("n", pa.int64())]
 )
 PRODUCTS_SCHEMA = pa.schema(
-    [("product_id", pa.int64()), ("in_stock", pa.bool_()), ("is_active", pa.bool_())]
+    [("product_id", pa.int64()), ("in_stock", pa.int64()), ("is_active", pa.int64())]
 )
 SEGMENTS_SCHEMA = pa.schema(
     [("customer_id", pa.int64()), ("occupation", pa.string()), ("customer_type", pa.string())]
@@ -161,8 +165,8 @@ def compute(con, order_lines, inputs, as_of: dt.datetime) -> ChainOutputs:
         recommend.interactions_from_lines(returned_lines), customers, products
     )
     excluded = ((bought.m > 0) + (returned.m > 0)).astype(np.float64).tocsr()
-    available = np.asarray(catalogue.column("in_stock").to_pylist(), bool) & np.asarray(
-        catalogue.column("is_active").to_pylist(), bool
+    available = (catalogue.column("in_stock").to_numpy() > 0) & (
+        catalogue.column("is_active").to_numpy() > 0
     )
     model = recommend.make_model(p).fit(matrix.m)
     rmat = recommend.rule_matrix(product_rules, products)
