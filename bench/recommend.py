@@ -260,6 +260,9 @@ def main() -> None:
     md = list(head)
     for name in ("mining", "quality", "latency"):
         md += sections.get(name) or old.get(name) or []
+    for name, lines in old.items():
+        if name not in TITLES:
+            md += ["", *lines] if md and md[-1] else lines
     out.write_text("\n".join(md).rstrip("\n") + "\n")
     print("\n".join(md))
 
@@ -277,9 +280,9 @@ def _old_sections(path: Path) -> dict[str, list[str]]:
     found, current = {}, None
     for line in path.read_text().splitlines():
         if line.startswith("## "):
-            current = next((k for k, t in TITLES.items() if line.startswith(t)), None)
-            if current:
-                found[current] = []
+            # Known sections by name; hand-written ones (notes, targets) by their header.
+            current = next((k for k, t in TITLES.items() if line.startswith(t)), line)
+            found[current] = []
         if current:
             found[current].append(line)
     return found
