@@ -149,7 +149,13 @@ def compute(con, order_lines, inputs, as_of: dt.datetime) -> ChainOutputs:
         {
             "customer_id": events.column("customer_id"),
             "product_id": events.column("product_id"),
-            "weight": pc.multiply(events.column("n").cast(pa.float64()), p.view_weight),
+            # A product viewed many times still counts at most as much as one purchase.
+            "weight": pc.multiply(
+                pc.min_element_wise(events.column("n"), pa.scalar(4, pa.int64())).cast(
+                    pa.float64()
+                ),
+                p.view_weight,
+            ),
         }
     )
     catalogue = _read(_PRODUCTS_SQL, {}, PRODUCTS_SCHEMA).sort_by("product_id")
@@ -178,6 +184,7 @@ def compute(con, order_lines, inputs, as_of: dt.datetime) -> ChainOutputs:
         available=available,
         n=p.per_customer,
         rule_weight=p.rule_weight,
+        purchases=bought.m,
     )
     recs = pa.table(
         {

@@ -244,16 +244,19 @@ def rank(
     rule_weight: float = 0.5,
     row_ids: np.ndarray | None = None,
     chunk: int = 4096,
+    purchases: sparse.csr_matrix | None = None,
 ) -> Ranked:
     """The ``n`` best products per customer row (fewer when the models have no more).
 
     score = CF score / the customer's best CF score + ``rule_weight`` × Σ confidence of the rules
     from the customer's purchases. ``excluded`` (rows × products, nonzero = excluded: bought,
     returned) and ``available`` (products, False = out of stock or inactive) filter candidates.
+    ``purchases`` (same shape; default: the matrix itself) is what the rules and the "because
+    you bought" explanation start from — views count for the CF score only.
     """
     m = matrix.m
     row_ids = np.arange(m.shape[0]) if row_ids is None else np.asarray(row_ids)
-    bought = (m > 0).astype(np.float64).tocsr()
+    bought = ((m if purchases is None else purchases) > 0).astype(np.float64).tocsr()
     out: dict[str, list] = {k: [] for k in ("rows", "cols", "rank", "score", "reason", "because")}
     out["strength"] = []
     for start in range(0, len(row_ids), chunk):

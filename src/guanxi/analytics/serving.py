@@ -308,7 +308,7 @@ def customer_recommendations(customer: Customer, limit: int = 10, run=None) -> I
                 "a": because.name
             }
         else:
-            text = _("Bought by customers with similar taste")
+            text = _("Customers who buy and browse like them bought it")
         items.append(
             Item(
                 product=_product(row),
