@@ -49,6 +49,11 @@ PAGES = {
         {"admin", "marketer", "agent", "sales_rep", "analyst"},
         "analytics.view_customerscore",
     ),
+    "console:rules": ({"admin", "marketer", "sales_rep", "analyst"}, "analytics.view_productrule"),
+    "console:product_detail": (
+        {"admin", "marketer", "sales_rep", "analyst"},
+        "analytics.view_productrule",
+    ),
 }
 
 
@@ -94,6 +99,8 @@ def page_url(name: str, store) -> str:
         return reverse(name, args=[store["ann"].pk])
     if name == "console:order_detail":
         return reverse(name, args=[store["order"].pk])
+    if name == "console:product_detail":
+        return reverse(name, args=[store["order"].lines.first().product_id])
     return reverse(name)
 
 
