@@ -77,6 +77,11 @@ PAGES = {
         {"admin", "analyst"},
         "integrations.view_webhooksubscription",
     ),
+    "console:rules": ({"admin", "marketer", "sales_rep", "analyst"}, "analytics.view_productrule"),
+    "console:product_detail": (
+        {"admin", "marketer", "sales_rep", "analyst"},
+        "analytics.view_productrule",
+    ),
 }
 # Pages that only take POST (a GET by an allowed role is 405, by anyone else 403).
 POST_ONLY = {
@@ -170,6 +175,8 @@ def page_url(name: str, store) -> str:
             customer_a=store["ann"], customer_b=store["bob"], defaults={"probability": 0.9}
         )
         return reverse(name, args=[pair.pk])
+    if name == "console:product_detail":
+        return reverse(name, args=[store["order"].lines.first().product_id])
     return reverse(name)
 
 

@@ -6,6 +6,8 @@ from guanxi.analytics.models import (
     CustomerScore,
     LifecycleChange,
     PeriodicPattern,
+    ProductRule,
+    Recommendation,
 )
 
 
@@ -41,3 +43,23 @@ class PeriodicPatternAdmin(admin.ModelAdmin):
     list_display = ["customer", "kind", "sku", "period_days", "confidence", "next_due"]
     list_filter = ["kind"]
     raw_id_fields = ["customer", "run", "product", "category"]
+
+
+@admin.register(ProductRule)
+class ProductRuleAdmin(admin.ModelAdmin):
+    list_display = ["id", "level", "run", "support", "confidence", "lift", "pair_count"]
+    list_filter = ["level"]
+    raw_id_fields = [
+        "run",
+        "antecedent_product",
+        "consequent_product",
+        "antecedent_category",
+        "consequent_category",
+    ]
+
+
+@admin.register(Recommendation)
+class RecommendationAdmin(admin.ModelAdmin):
+    list_display = ["customer", "product", "rank", "reason", "score", "run"]
+    list_filter = ["reason"]
+    raw_id_fields = ["customer", "product", "because_of", "run"]

@@ -194,3 +194,127 @@ class PeriodicPattern(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.kind} {self.sku} next {self.next_due}"
+
+
+class ProductRule(models.Model):
+    """A 2-item association rule "antecedent → consequent" of one run (S3.15 simple chains),
+    between products or between categories."""
+
+    class Level(models.TextChoices):
+        PRODUCT = "product", _("product")
+        CATEGORY = "category", _("category")
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="rules")
+    level = models.CharField(
+        pgettext_lazy("association rule", "level"), max_length=10, choices=Level.choices
+    )
+    antecedent_product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    consequent_product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    antecedent_category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    consequent_category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    support = models.FloatField(pgettext_lazy("association rule", "support"))
+    confidence = models.FloatField(pgettext_lazy("association rule", "confidence"))
+    lift = models.FloatField(pgettext_lazy("association rule", "lift"))
+    pair_count = models.IntegerField(_("baskets with both"))
+    antecedent_count = models.IntegerField(_("baskets with the antecedent"))
+    baskets = models.IntegerField(_("baskets"))
+
+    class Meta:
+        verbose_name = _("association rule")
+        verbose_name_plural = _("association rules")
+        indexes = [
+            models.Index(fields=["run", "level", "antecedent_product"]),
+            models.Index(fields=["run", "level", "antecedent_category"]),
+            models.Index(fields=["run", "level", "lift"]),
+        ]
+
+    def __str__(self) -> str:
+        a = self.antecedent_product_id or self.antecedent_category_id
+        c = self.consequent_product_id or self.consequent_category_id
+        return f"{self.level} {a} → {c} (lift {self.lift:.2f})"
+
+
+class RelatedProduct(models.Model):
+    """Products bought by the same customers (not necessarily in one basket): the item-item
+    neighbours of the collaborative filter (S3.15 complex chains)."""
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    related = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    rank = models.SmallIntegerField()
+    similarity = models.FloatField(_("similarity"))
+    customers_both = models.IntegerField(_("customers who bought both"))
+
+    class Meta:
+        verbose_name = _("related product")
+        verbose_name_plural = _("related products")
+        indexes = [models.Index(fields=["run", "product", "rank"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} ~ {self.related_id} ({self.similarity:.2f})"
+
+
+class Recommendation(models.Model):
+    """A product recommended to a customer in one run, with the reason (S1.3, S3.13)."""
+
+    class Reason(models.TextChoices):
+        BOUGHT_TOGETHER = "bought_together", _("often bought together with what they bought")
+        SIMILAR_CUSTOMERS = "similar_customers", _("bought by customers with similar taste")
+        POPULAR_IN_SEGMENT = "popular_in_segment", _("popular in their segment")
+        POPULAR = "popular", _("popular in the store")
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    rank = models.SmallIntegerField()
+    score = models.FloatField()
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    # The product they bought that led here (rule antecedent or most similar purchase).
+    because_of = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    strength = models.FloatField(null=True, blank=True)  # rule confidence or similarity
+
+    class Meta:
+        verbose_name = _("recommendation")
+        verbose_name_plural = _("recommendations")
+        indexes = [models.Index(fields=["run", "customer", "rank"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} ← {self.product_id} #{self.rank}"
+
+
+class SegmentPopular(models.Model):
+    """Best sellers of a segment (occupation, customer type, or the whole store): the cold start
+    for customers with no history, and the filler after personal picks."""
+
+    class SegmentKind(models.TextChoices):
+        OCCUPATION = "occupation", _("occupation")
+        CUSTOMER_TYPE = "customer_type", _("customer type")
+        STORE = "store", _("whole store")
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
+    segment_kind = models.CharField(max_length=16, choices=SegmentKind.choices)
+    segment = models.CharField(max_length=120, blank=True)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    rank = models.SmallIntegerField()
+    buyers = models.IntegerField(_("buyers"))
+    segment_buyers = models.IntegerField(_("buyers in the segment"))
+
+    class Meta:
+        verbose_name = _("popular product in a segment")
+        verbose_name_plural = _("popular products in segments")
+        indexes = [models.Index(fields=["run", "segment_kind", "segment", "rank"])]
+
+    def __str__(self) -> str:
+        return f"{self.segment_kind}={self.segment}: {self.product_id} #{self.rank}"

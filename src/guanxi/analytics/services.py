@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from guanxi.analytics import scoring
+from guanxi.analytics import chains, scoring
 from guanxi.analytics.engine import connect, engine_name, load_inputs, normalise_as_of
 from guanxi.analytics.engine.inputs import TIMESTAMP
 from guanxi.analytics.models import (
@@ -40,7 +40,7 @@ from guanxi.core.bulk import bulk_insert
 
 log = logging.getLogger("guanxi.analytics")
 
-STEPS = ("load", "scores", "affinities", "clv", "periodic", "write")
+STEPS = ("load", "scores", "affinities", "clv", "periodic", "recommend", "write")
 Progress = Callable[[str, int, int], None]
 
 PREVIOUS_SCHEMA = pa.schema([("customer_id", pa.int64()), ("prev_stage", pa.string())])
@@ -118,8 +118,16 @@ def refresh_analytics(
             clv = _clv_scores(orders, scores, as_of)
         with step("periodic"):
             patterns = _periodic_patterns(order_lines, as_of)
+        with step("recommend"):
+            chain_outputs = chains.compute(con, order_lines, inputs, as_of)
+            run.params = {
+                **run.params,
+                "rules": chains.rule_params(),
+                "recommender": chains.recommender_params().as_dict(),
+            }
         with step("write"), transaction.atomic():
             outputs = _write(run, scores, clv, affinities, patterns, previous_run, as_of)
+            outputs.update(chains.write(run, chain_outputs))
         outputs["profitability_by_customer_type"] = _profitability_rows(by_type)
         run.outputs = outputs
         run.status = AnalyticsRun.Status.SUCCEEDED

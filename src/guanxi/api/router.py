@@ -2,7 +2,16 @@
 
 from ninja import NinjaAPI
 
-from guanxi.api import analytics, customers, events, identity, orders, segments, webhooks
+from guanxi.api import (
+    analytics,
+    customers,
+    events,
+    identity,
+    orders,
+    recommendations,
+    segments,
+    webhooks,
+)
 from guanxi.api.auth import BearerToken
 
 api = NinjaAPI(
@@ -25,3 +34,4 @@ api.add_router("", analytics.router)
 api.add_router("", segments.router)
 api.add_router("", identity.router)
 api.add_router("", webhooks.router)
+api.add_router("", recommendations.router)

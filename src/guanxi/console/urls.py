@@ -6,6 +6,7 @@ from guanxi.console.views import (
     analytics,
     auth,
     campaigns,
+    chains,
     customers,
     home,
     identity,
@@ -61,4 +62,6 @@ urlpatterns = [
         integrations.redeliver,
         name="webhook_redeliver",
     ),
+    path("analytics/rules/", chains.rules_explorer, name="rules"),
+    path("products/<int:pk>/", chains.product_detail, name="product_detail"),
 ]

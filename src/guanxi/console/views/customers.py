@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from guanxi.commerce import selectors as commerce
 from guanxi.console.forms import CustomerEditForm, CustomerFilterForm
+from guanxi.console.views.chains import recommendations_context
 from guanxi.console.views.scores import scores_context
 from guanxi.core.models import AuditEntry
 from guanxi.core.permissions import console_view
@@ -176,6 +177,7 @@ def customer_detail(request, pk: int):
             "show_addresses": user.has_perm("customers.view_address"),
             "show_identities": user.has_perm("customers.view_sourceidentity"),
             **scores_context(user, customer.pk),
+            **recommendations_context(user, customer),
         },
     )
 

@@ -2,6 +2,7 @@
 
     guanxi analytics refresh [--engine duckdb|spark] [--as-of YYYY-MM-DD] [--quiet]
     guanxi analytics fit-clv FILE --customer COL --date COL --value COL [...]
+    guanxi analytics rules FILE --basket COL --item COL --min-support X [...]
 
 Each subcommand is one pair of functions: ``add_arguments(parser)`` and
 ``handle(command, **options)``, listed in :data:`SUBCOMMANDS`.
@@ -85,6 +86,13 @@ def _subcommands() -> dict:
             _fit_clv.handle,
             "fit BG/NBD and Gamma-Gamma on a transaction file (imports nothing)",
         )
+    from guanxi.analytics.management.commands import _rules
+
+    subcommands["rules"] = (
+        _rules.add_arguments,
+        _rules.handle,
+        "2-item association rules of a transaction file (imports nothing)",
+    )
     return subcommands
 
 
@@ -92,7 +100,7 @@ SUBCOMMANDS = _subcommands()
 
 
 class Command(BaseCommand):
-    help = "Analytics: refresh every score, fit CLV models on a file."
+    help = "Analytics: refresh every score, fit CLV models or mine rules on a file."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")

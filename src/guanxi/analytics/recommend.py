@@ -1,0 +1,492 @@
+"""Complex chains and personal recommendations (S3.15, S1.3, S3.13).
+
+A recommendation ranks products a customer has not bought yet. Three sources, each of which
+says why it put a product there:
+
+* **similar customers** — collaborative filtering over purchases and product views
+  (implicit feedback). Two models are implemented on the same customer × product matrix:
+  an item-item model (cosine similarity between products' buyer vectors, the ``k`` nearest
+  neighbours kept) and ALS matrix factorisation from the ``implicit`` library. Either one
+  connects a laptop buyer with a camera when no single basket holds both: other laptop buyers
+  bought cameras later. Which one serves is ``GUANXI_RECOMMENDER`` (default ``item_item``,
+  the one that measured better; see ``bench/results/recommend.md``).
+* **bought together** — the 2-item association rules of :mod:`guanxi.analytics.rules`: the sum
+  of the confidences of the rules from what the customer bought to the candidate.
+* **popular in your segment** — the products bought by most customers of the same occupation
+  (else the same customer type), then the store's best sellers: the cold start for a customer
+  with no history, and the filler when the models run out.
+
+Excluded: products the customer already bought or returned, products out of stock or inactive.
+
+Everything here works on numpy/scipy arrays so that the serving step, the tests and the offline
+evaluation (``evaluate``) run exactly the same code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import sparse
+
+MODELS = ("item_item", "als")
+
+REASON_RULE = "bought_together"
+REASON_SIMILAR = "similar_customers"
+REASON_SEGMENT = "popular_in_segment"
+REASON_POPULAR = "popular"
+REASON_DUE = "due_again"
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """Tunable numbers of the recommender (recorded in the run's parameters)."""
+
+    model: str = "item_item"
+    per_customer: int = 20  # recommendations kept per customer
+    view_weight: float = 0.25  # a viewed product counts this much of a purchase
+    half_life_days: float = 120.0  # a purchase's weight halves every this many days
+    neighbours: int = 20  # item-item: similar products kept per product
+    item_alpha: float = 0.5  # item-item: 0.5 = cosine, 1 = conditional probability
+    aggregate: str = "mix"  # item-item: sum, max or mix of the links from what they bought
+    rule_weight: float = 0.5  # weight of the rules' confidence next to the CF score
+    als_factors: int = 48
+    als_iterations: int = 15
+    als_regularization: float = 0.05
+    als_alpha: float = 10.0
+    segment_min_buyers: int = 10  # a segment needs this many buyers to have its own list
+    seed: int = 7
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Matrix:
+    """A customer × product matrix with the ids of its rows and columns."""
+
+    m: sparse.csr_matrix
+    customers: np.ndarray  # row → customer id
+    products: np.ndarray  # column → product id
+
+    def row_of(self) -> dict[int, int]:
+        return {int(c): i for i, c in enumerate(self.customers)}
+
+    def col_of(self) -> dict[int, int]:
+        return {int(p): i for i, p in enumerate(self.products)}
+
+
+def build_matrix(
+    interactions: pa.Table, customers: np.ndarray | None = None, products: np.ndarray | None = None
+) -> Matrix:
+    """``interactions`` (customer_id, product_id, weight) summed into a CSR matrix.
+
+    Rows are ``customers`` / columns ``products`` when given (ids not listed are dropped), else
+    the sorted distinct ids present.
+    """
+    cust = interactions.column("customer_id").to_numpy(zero_copy_only=False).astype(np.int64)
+    prod = interactions.column("product_id").to_numpy(zero_copy_only=False).astype(np.int64)
+    weight = interactions.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
+    customers = np.unique(cust) if customers is None else np.asarray(customers, np.int64)
+    products = np.unique(prod) if products is None else np.asarray(products, np.int64)
+    r = np.searchsorted(customers, cust)
+    c = np.searchsorted(products, prod)
+    ok = (r < len(customers)) & (c < len(products))
+    ok[ok] &= (customers[r[ok]] == cust[ok]) & (products[c[ok]] == prod[ok])
+    m = sparse.csr_matrix(
+        (weight[ok], (r[ok], c[ok])), shape=(len(customers), len(products)), dtype=np.float64
+    )
+    m.sum_duplicates()
+    return Matrix(m, customers, products)
+
+
+class ItemItem:
+    """Cosine similarity between products (their columns, binarised), ``k`` neighbours each."""
+
+    name = "item_item"
+
+    def __init__(self, neighbours: int = 20, alpha: float = 0.5, aggregate: str = "mix"):
+        self.neighbours = neighbours
+        self.alpha = alpha
+        self.aggregate = aggregate
+        self.sim: np.ndarray | None = None
+
+    def fit(self, m: sparse.csr_matrix) -> ItemItem:
+        b = (m > 0).astype(np.float64).tocsc()
+        co = (b.T @ b).toarray()
+        counts = np.diag(co).copy()
+        counts[counts == 0] = 1.0
+        # Asymmetric cosine: co / (n_a^alpha × n_c^(1-alpha)); 0.5 = cosine, 1 = P(c | a).
+        sim = co / counts[:, None] ** self.alpha / counts[None, :] ** (1 - self.alpha)
+        np.fill_diagonal(sim, 0.0)
+        k = self.neighbours
+        if 0 < k < sim.shape[0]:
+            # Keep each product's k most similar products (its row), zero the rest.
+            cut = np.argpartition(-sim, k, axis=1)[:, k:]
+            np.put_along_axis(sim, cut, 0.0, axis=1)
+        self.sim = sim
+        return self
+
+    def scores(self, rows: sparse.csr_matrix) -> np.ndarray:
+        """Scores of every product for these customers' rows (dense, rows × products).
+
+        ``sum``: Σ over the customer's products of weight × similarity; ``max``: the strongest
+        single link (one recent laptop outweighs fifty unrelated purchases); ``mix``: both.
+        """
+        total = np.asarray(rows @ self.sim) if self.aggregate in ("sum", "mix") else None
+        if self.aggregate == "sum":
+            return total
+        rows = rows.tocsr()
+        best = np.zeros((rows.shape[0], self.sim.shape[1]))
+        for r in range(rows.shape[0]):
+            lo, hi = rows.indptr[r], rows.indptr[r + 1]
+            if hi > lo:
+                w = np.minimum(rows.data[lo:hi], 1.0)
+                best[r] = (self.sim[rows.indices[lo:hi]] * w[:, None]).max(axis=0)
+        if self.aggregate == "max":
+            return best
+        top = total.max(axis=1, keepdims=True)
+        top[top == 0] = 1.0
+        return total / top + best
+
+    def link(self, rows: sparse.csr_matrix) -> sparse.csr_matrix:
+        return rows
+
+
+class ALS:
+    """Implicit-feedback ALS (Hu, Koren, Volinsky 2008) from the ``implicit`` library."""
+
+    name = "als"
+
+    def __init__(self, params: Params):
+        self.params = params
+        self.user_factors: np.ndarray | None = None
+        self.item_factors: np.ndarray | None = None
+        self.sim: np.ndarray | None = None
+
+    def fit(self, m: sparse.csr_matrix) -> ALS:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        p = self.params
+        threads = int(os.environ.get("GUANXI_RECOMMENDER_THREADS", "2"))
+        model = AlternatingLeastSquares(
+            factors=p.als_factors,
+            iterations=p.als_iterations,
+            regularization=p.als_regularization,
+            alpha=p.als_alpha,
+            random_state=p.seed,
+            num_threads=threads,
+        )
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, not BLAS's
+            model.fit(m.astype(np.float32).tocsr(), show_progress=False)
+        self.user_factors = np.asarray(model.user_factors)
+        self.item_factors = np.asarray(model.item_factors)
+        # Products' similarity in factor space, for the "because you bought" explanation.
+        f = self.item_factors / np.maximum(
+            np.linalg.norm(self.item_factors, axis=1, keepdims=True), 1e-12
+        )
+        self.sim = np.clip(f @ f.T, 0, None)
+        np.fill_diagonal(self.sim, 0.0)
+        return self
+
+    def scores_for(self, row_ids: np.ndarray) -> np.ndarray:
+        return self.user_factors[row_ids] @ self.item_factors.T
+
+
+def make_model(params: Params):
+    if params.model == "als":
+        return ALS(params)
+    if params.model == "item_item":
+        return ItemItem(params.neighbours, params.item_alpha, params.aggregate)
+    raise ValueError(f"unknown recommender model {params.model!r}; use one of {MODELS}")
+
+
+def rule_matrix(rules: pa.Table, products: np.ndarray) -> sparse.csr_matrix:
+    """Product rules (antecedent, consequent, confidence) as a products × products matrix."""
+    n = len(products)
+    if rules is None or rules.num_rows == 0:
+        return sparse.csr_matrix((n, n))
+    a = rules.column("antecedent").to_numpy(zero_copy_only=False).astype(np.int64)
+    c = rules.column("consequent").to_numpy(zero_copy_only=False).astype(np.int64)
+    conf = rules.column("confidence").to_numpy(zero_copy_only=False).astype(np.float64)
+    ia, ic = np.searchsorted(products, a), np.searchsorted(products, c)
+    ok = (ia < n) & (ic < n)
+    ok[ok] &= (products[ia[ok]] == a[ok]) & (products[ic[ok]] == c[ok])
+    return sparse.csr_matrix((conf[ok], (ia[ok], ic[ok])), shape=(n, n))
+
+
+@dataclasses.dataclass
+class Ranked:
+    """Top products per customer: column indices, scores, reasons and the product behind them."""
+
+    rows: np.ndarray  # matrix row of each recommendation
+    cols: np.ndarray  # product column
+    rank: np.ndarray  # 1-based within the customer
+    score: np.ndarray
+    reason: list[str]
+    because: np.ndarray  # column of the bought product that led here, -1 when none
+    strength: np.ndarray  # the rule's confidence or the products' similarity
+
+
+def rank(
+    model,
+    matrix: Matrix,
+    *,
+    rules: sparse.csr_matrix | None,
+    excluded: sparse.csr_matrix,
+    available: np.ndarray,
+    n: int,
+    rule_weight: float = 0.5,
+    row_ids: np.ndarray | None = None,
+    chunk: int = 4096,
+    purchases: sparse.csr_matrix | None = None,
+) -> Ranked:
+    """The ``n`` best products per customer row (fewer when the models have no more).
+
+    score = CF score / the customer's best CF score + ``rule_weight`` × Σ confidence of the rules
+    from the customer's purchases. ``excluded`` (rows × products, nonzero = excluded: bought,
+    returned) and ``available`` (products, False = out of stock or inactive) filter candidates.
+    ``purchases`` (same shape; default: the matrix itself) is what the rules and the "because
+    you bought" explanation start from — views count for the CF score only.
+    """
+    m = matrix.m
+    row_ids = np.arange(m.shape[0]) if row_ids is None else np.asarray(row_ids)
+    bought = ((m if purchases is None else purchases) > 0).astype(np.float64).tocsr()
+    out: dict[str, list] = {k: [] for k in ("rows", "cols", "rank", "score", "reason", "because")}
+    out["strength"] = []
+    for start in range(0, len(row_ids), chunk):
+        ids = row_ids[start : start + chunk]
+        rows = m[ids]
+        cf = model.scores_for(ids) if isinstance(model, ALS) else model.scores(rows)
+        cf = np.clip(cf, 0, None)
+        best = cf.max(axis=1, keepdims=True)
+        best[best == 0] = 1.0
+        cf = cf / best
+        rule = np.zeros_like(cf) if rules is None else np.asarray((bought[ids] @ rules).todense())
+        total = cf + rule_weight * rule
+        total[excluded[ids].toarray() > 0] = 0
+        total[:, ~available] = 0
+        k = min(n, total.shape[1])
+        if k == 0:
+            continue
+        top = np.argpartition(-total, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(total, top, axis=1)
+        order = np.lexsort((top, -top_scores), axis=1)
+        top = np.take_along_axis(top, order, axis=1)
+        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        keep = top_scores > 0
+        r_local, pos = np.nonzero(keep)
+        cols = top[r_local, pos]
+        by_rule = rule_weight * rule[r_local, cols] >= cf[r_local, cols]
+        because, strength = _because(
+            bought[ids], model.sim, rules, r_local, cols, by_rule, rule_weight
+        )
+        out["rows"].append(ids[r_local])
+        out["cols"].append(cols)
+        out["rank"].append(pos + 1)
+        out["score"].append(top_scores[r_local, pos])
+        out["reason"].extend(np.where(by_rule, REASON_RULE, REASON_SIMILAR).tolist())
+        out["because"].append(because)
+        out["strength"].append(strength)
+
+    def cat(name, dtype):
+        return np.concatenate(out[name]).astype(dtype) if out[name] else np.zeros(0, dtype)
+
+    return Ranked(
+        rows=cat("rows", np.int64),
+        cols=cat("cols", np.int64),
+        rank=cat("rank", np.int64),
+        score=cat("score", np.float64),
+        reason=out["reason"],
+        because=cat("because", np.int64),
+        strength=cat("strength", np.float64),
+    )
+
+
+def _because(bought, sim, rules, r_local, cols, by_rule, rule_weight):
+    """For each (row, product): the bought product with the strongest link to it."""
+    because = np.full(len(cols), -1, np.int64)
+    strength = np.zeros(len(cols))
+    bought = bought.tocsr()
+    rules_csc = rules.tocsc() if rules is not None and by_rule.any() else None
+    for i, (r, c) in enumerate(zip(r_local.tolist(), cols.tolist(), strict=True)):
+        items = bought.indices[bought.indptr[r] : bought.indptr[r + 1]]
+        if len(items) == 0:
+            continue
+        if by_rule[i] and rules_csc is not None:
+            links = rules_csc[:, c].toarray().ravel()[items]
+        elif sim is not None:
+            links = sim[items, c]
+        else:
+            continue
+        j = int(np.argmax(links))
+        if links[j] > 0:
+            because[i] = items[j]
+            strength[i] = links[j]
+    return because, strength
+
+
+def popular(
+    matrix: Matrix, groups: np.ndarray | None = None, n: int = 20, min_buyers: int = 20
+) -> dict:
+    """Best sellers (distinct buyers) overall (key None) and per group label of each row.
+
+    Returns ``{group: (columns, buyers, group_buyers)}``; groups with fewer than ``min_buyers``
+    buyers are left out (their customers get the overall list).
+    """
+    b = (matrix.m > 0).astype(np.int64).tocsr()
+    result = {}
+
+    def top(sub) -> tuple[np.ndarray, np.ndarray, int]:
+        counts = np.asarray(sub.sum(axis=0)).ravel()
+        buyers = int((sub.sum(axis=1) > 0).sum())
+        order = np.lexsort((np.arange(len(counts)), -counts))[:n]
+        order = order[counts[order] > 0]
+        return order, counts[order], buyers
+
+    result[None] = top(b)
+    if groups is not None:
+        for g in np.unique(groups):
+            if g is None or g == "":
+                continue
+            sub = b[np.nonzero(groups == g)[0]]
+            cols, counts, buyers = top(sub)
+            if buyers >= min_buyers:
+                result[g] = (cols, counts, buyers)
+    return result
+
+
+# -- offline evaluation ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Quality:
+    method: str
+    customers: int  # evaluated: bought something new in the test window
+    recall: float
+    precision: float
+    hit_rate: float
+
+
+def evaluate(
+    train: pa.Table, test: pa.Table, *, k: int = 10, params: Params | None = None, rules=None
+) -> list[Quality]:
+    """recall@k / precision@k on a time split: fit on ``train`` (customer_id, product_id,
+    weight; weight 1 = purchase), score against the products each customer bought in ``test``
+    that they had not bought in ``train``. Methods: most popular (baseline), item-item, ALS,
+    and each model blended with ``rules`` (the served ranking)."""
+    params = params or Params()
+    matrix = build_matrix(train)
+    test_m = build_matrix(test, matrix.customers, matrix.products).m
+    bought = (matrix.m > 0).astype(np.float64)
+    wanted = ((test_m > 0).astype(np.int8) - bought.multiply(test_m > 0).astype(np.int8)).tocsr()
+    wanted.eliminate_zeros()
+    users = np.nonzero(np.diff(wanted.indptr) > 0)[0]
+    purchases_only = sparse.csr_matrix(bought)
+    available = np.ones(len(matrix.products), bool)
+    rmat = None if rules is None else rule_matrix(rules, matrix.products)
+    results = []
+
+    def score(method: str, cols_per_user: list[np.ndarray]):
+        hits = np.array(
+            [
+                len(np.intersect1d(cols, wanted.indices[wanted.indptr[u] : wanted.indptr[u + 1]]))
+                for u, cols in zip(users, cols_per_user, strict=True)
+            ]
+        )
+        sizes = np.diff(wanted.indptr)[users]
+        results.append(
+            Quality(
+                method=method,
+                customers=len(users),
+                recall=float(np.mean(hits / sizes)),
+                precision=float(np.mean(hits / k)),
+                hit_rate=float(np.mean(hits > 0)),
+            )
+        )
+
+    pop_cols, _, _ = popular(Matrix(purchases_only, matrix.customers, matrix.products), n=k * 50)[
+        None
+    ]
+    per_user = []
+    for u in users:
+        own = set(purchases_only.indices[purchases_only.indptr[u] : purchases_only.indptr[u + 1]])
+        per_user.append(np.array([c for c in pop_cols if c not in own][:k]))
+    score("most popular", per_user)
+
+    for name in MODELS:
+        model = make_model(dataclasses.replace(params, model=name)).fit(matrix.m)
+        for label, rm in ((name, None), (f"{name} + rules", rmat)):
+            if label.endswith("rules") and rm is None:
+                continue
+            ranked = rank(
+                model,
+                matrix,
+                rules=rm,
+                excluded=purchases_only,
+                available=available,
+                n=k,
+                rule_weight=params.rule_weight,
+                row_ids=users,
+            )
+            per_user = _split(ranked, users)
+            score(label, per_user)
+    return results
+
+
+def _split(ranked: Ranked, users: np.ndarray) -> list[np.ndarray]:
+    out = {int(u): [] for u in users}
+    for r, c in zip(ranked.rows.tolist(), ranked.cols.tolist(), strict=True):
+        out[r].append(c)
+    return [np.array(out[int(u)], dtype=np.int64) for u in users]
+
+
+def interactions_from_lines(
+    lines: pa.Table,
+    *,
+    customer="customer_id",
+    product="product_id",
+    weight: float = 1.0,
+    time: str | None = None,
+    as_of=None,
+    half_life_days: float | None = None,
+) -> pa.Table:
+    """(customer_id, product_id, weight) from purchase lines (any column names).
+
+    With ``time``, ``as_of`` and ``half_life_days``, a line's weight halves every
+    ``half_life_days`` before ``as_of``: recent purchases say more about what comes next.
+    """
+    names = [customer, product] + ([time] if time else [])
+    t = lines.select(names)
+    t = t.filter(pc.and_(pc.is_valid(t.column(0)), pc.is_valid(t.column(1))))
+    w = np.full(t.num_rows, weight, np.float64)
+    if time and as_of is not None and half_life_days:
+        when = t.column(time).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+        now = pa.scalar(as_of, pa.timestamp("us", tz="UTC")).cast(pa.int64()).as_py()
+        age_days = np.maximum(now - when, 0) / 86_400e6
+        w = w * 0.5 ** (age_days / half_life_days)
+    out = pa.table({"customer_id": t.column(0), "product_id": t.column(1)})
+    return out.append_column("weight", pa.array(w, pa.float64()))
+
+
+__all__ = [
+    "ALS",
+    "MODELS",
+    "ItemItem",
+    "Matrix",
+    "Params",
+    "Quality",
+    "Ranked",
+    "build_matrix",
+    "evaluate",
+    "interactions_from_lines",
+    "make_model",
+    "popular",
+    "rank",
+    "rule_matrix",
+]
