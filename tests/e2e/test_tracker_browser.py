@@ -11,7 +11,7 @@ from django.db import connections
 from guanxi.commerce.models import Event
 from guanxi.customers.services import create_customer
 from guanxi.integrations.services import create_store
-from tests.e2e.test_console_browser import CHROMIUM, browser_page  # noqa: F401 - fixture
+from tests.e2e.conftest import CHROMIUM
 
 pytestmark = [
     pytest.mark.e2e,
