@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "guanxi.api",
     "guanxi.console",
     "guanxi.portal",
+    "guanxi.service",
     "guanxi.simulate",
 ]
 
@@ -194,6 +195,19 @@ GUANXI_STORE_TIMEZONE = get_from_env("GUANXI_STORE_TIMEZONE", "UTC")
 GUANXI_API_BATCH_LIMIT = 1000
 # Where analytics expressions run: "duckdb" (in-process, default) or "spark" (local or cluster).
 GUANXI_ANALYTICS_ENGINE = get_from_env("GUANXI_ANALYTICS_ENGINE", "duckdb")
+
+# --- Service desk ---------------------------------------------------------------------------
+MEDIA_ROOT = DATA_DIR / "media"  # ticket attachments
+GUANXI_SUPPORT_EMAIL = get_from_env("GUANXI_SUPPORT_EMAIL", "Guanxi support <support@localhost>")
+# Base URL of the portal in emails (links to tickets, articles and surveys).
+GUANXI_PORTAL_URL = get_from_env("GUANXI_PORTAL_URL", "http://127.0.0.1:8000")
+# HMAC secret of the inbound-email webhook; unset → the webhook refuses everything.
+GUANXI_INBOUND_EMAIL_SECRET = get_from_env("GUANXI_INBOUND_EMAIL_SECRET", "")
+# Mailbox polled by `guanxi service fetch-mail`: imaps://user:pass@host:993/INBOX
+GUANXI_IMAP_URL = get_from_env("GUANXI_IMAP_URL", "")
+GUANXI_SERVICE_MAX_ATTACHMENT_MB = get_from_env("GUANXI_SERVICE_MAX_ATTACHMENT_MB", 10, cast=float)
+# Coupon (percent off) for answering a CSAT survey; 0 = none.
+GUANXI_CSAT_COUPON_PERCENT = get_from_env("GUANXI_CSAT_COUPON_PERCENT", 0, cast=int)
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,7 @@
 
 from ninja import NinjaAPI
 
-from guanxi.api import analytics, customers, events, orders
+from guanxi.api import analytics, customers, events, orders, service
 from guanxi.api.auth import BearerToken
 
 api = NinjaAPI(
@@ -22,3 +22,4 @@ api.add_router("", customers.router)
 api.add_router("", orders.router)
 api.add_router("", events.router)
 api.add_router("", analytics.router)
+api.add_router("", service.router)
