@@ -151,7 +151,9 @@ def test_webhook_answers_422_for_mail_without_a_sender(client, settings):
 
 def test_pipe_command_reads_one_message_from_stdin(monkeypatch, smtp):
     known = make_customer(first_name="Ann", last_name="Lee", emails=["ann.lee@example.com"])
-    raw = raw_email(sender="Ann Lee <Ann.Lee@example.com>", subject="Invoice", body="Need a VAT invoice")
+    raw = raw_email(
+        sender="Ann Lee <Ann.Lee@example.com>", subject="Invoice", body="Need a VAT invoice"
+    )
 
     class Stdin:
         buffer = io.BytesIO(raw)

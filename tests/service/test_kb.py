@@ -100,9 +100,7 @@ def test_chinese_text_is_cut_into_bigrams_without_a_dictionary():
 def test_drafts_are_not_found_until_published(kb):
     assert all("Draft" not in h.article.title for h in search.search("reseller returns"))
     draft = KBArticle.objects.get(published=False)
-    services.save_article(
-        draft, title=draft.title, body=draft.body, language="en", published=True
-    )
+    services.save_article(draft, title=draft.title, body=draft.body, language="en", published=True)
     assert search.search("reseller")[0].article == draft
 
 
@@ -191,7 +189,9 @@ def test_auto_reply_suggests_the_right_article_and_it_can_close_the_ticket(
     assert client.get("/help/solved/not-a-token/").status_code == 404
 
 
-def test_english_auto_reply_suggests_the_english_article(kb, smtp, django_capture_on_commit_callbacks):
+def test_english_auto_reply_suggests_the_english_article(
+    kb, smtp, django_capture_on_commit_callbacks
+):
     customer = make_customer(emails=["sam@example.com"])
     with django_capture_on_commit_callbacks(execute=True):
         ticket = services.create_ticket(

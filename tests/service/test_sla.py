@@ -85,9 +85,7 @@ def test_due_time_is_exactly_that_much_working_time_later(hours, a, seconds):
 OPS = ["pause", "resume", "customer_reply", "agent_reply", "solve", "reopen"]
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     hours=st.one_of(st.none(), hours_strategy),
     events=st.lists(
@@ -161,9 +159,7 @@ def shanghai(*args) -> dt.datetime:
 @pytest.fixture
 def vip_customer(db, monkeypatch):
     customer = make_customer(first_name="Wei", last_name="Zhang", emails=["wei@example.cn"])
-    monkeypatch.setattr(
-        services, "customer_tier", lambda pk: "vip" if pk == customer.pk else ""
-    )
+    monkeypatch.setattr(services, "customer_tier", lambda pk: "vip" if pk == customer.pk else "")
     return customer
 
 
@@ -188,13 +184,15 @@ def test_vip_ticket_due_times_follow_business_hours_and_holidays(
     assert ticket.resolution_due == shanghai(2026, 10, 6, 16, 0)
 
 
-def test_standard_policy_applies_to_everyone_else_around_the_clock(
-    db, vip_policy, standard_policy
-):
+def test_standard_policy_applies_to_everyone_else_around_the_clock(db, vip_policy, standard_policy):
     customer = make_customer(emails=["someone@example.com"])
     created = dt.datetime(2026, 10, 3, 23, 0, tzinfo=UTC)  # a Saturday night
     ticket = services.create_ticket(
-        customer=customer, subject="Hi", body="Question", channel="web", created_at=created,
+        customer=customer,
+        subject="Hi",
+        body="Question",
+        channel="web",
+        created_at=created,
         auto_reply=False,
     )
     assert ticket.sla_policy == standard_policy
@@ -208,8 +206,12 @@ def test_clock_pauses_while_waiting_on_the_customer_and_goes_on_when_they_reply(
     agent = make_staff("agent")
     monday_9 = shanghai(2026, 10, 12, 9, 0)
     ticket = services.create_ticket(
-        customer=vip_customer, subject="Refund", body="Refund please", channel="web",
-        created_at=monday_9, auto_reply=False,
+        customer=vip_customer,
+        subject="Refund",
+        body="Refund please",
+        channel="web",
+        created_at=monday_9,
+        auto_reply=False,
     )
     assert ticket.resolution_due == shanghai(2026, 10, 12, 17, 0)
 
@@ -244,14 +246,21 @@ def test_clock_pauses_while_waiting_on_the_customer_and_goes_on_when_they_reply(
 def test_escalation_fires_exactly_once(smtp, team, django_capture_on_commit_callbacks, db):
     customer = make_customer(emails=["late@example.com"])
     policy = SLAPolicy.objects.create(
-        name="Fast", first_response_minutes=30, resolution_minutes=120, escalate_to=team,
+        name="Fast",
+        first_response_minutes=30,
+        resolution_minutes=120,
+        escalate_to=team,
         warn_before_minutes=10,
     )
     created = dt.datetime(2026, 10, 12, 8, 0, tzinfo=UTC)
     with django_capture_on_commit_callbacks(execute=True):
         ticket = services.create_ticket(
-            customer=customer, subject="Help", body="Nobody answers", channel="web",
-            created_at=created, auto_reply=False,
+            customer=customer,
+            subject="Help",
+            body="Nobody answers",
+            channel="web",
+            created_at=created,
+            auto_reply=False,
         )
     assert ticket.sla_policy == policy
 
