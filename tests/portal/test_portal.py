@@ -11,7 +11,6 @@ from guanxi.portal.models import PortalAccount
 from guanxi.service import services
 from guanxi.service.models import Ticket
 from tests.factories import make_customer
-from tests.service.conftest import smtp  # noqa: F401 - the SMTP sink fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +41,7 @@ def test_sign_up_with_a_new_address_creates_a_prospect_and_signs_in(client):
 def test_sign_up_with_an_existing_address_links_only_after_confirmation(
     client,
     smtp,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     existing = make_customer(first_name="Mei", emails=["mei@example.com"])
     services.create_ticket(
@@ -71,7 +70,7 @@ def test_sign_up_with_an_existing_address_links_only_after_confirmation(
     assert "Private matter" in client.get(reverse("portal:tickets")).content.decode()
 
 
-def test_new_request_thread_reply_and_solve(client, smtp, django_capture_on_commit_callbacks):  # noqa: F811
+def test_new_request_thread_reply_and_solve(client, smtp, django_capture_on_commit_callbacks):
     client.post(reverse("portal:signup"), {"email": "ann@example.com", "password": "pw-Secret-123"})
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
