@@ -49,8 +49,8 @@ ARTICLES = {
     ),
     "password_en": (
         "Resetting your password",
-        "If you forgot your password, click 'Forgot password' on the sign-in page and we will email "
-        "you a link to choose a new one. The link expires after one hour.",
+        "If you forgot your password, click 'Forgot password' on the sign-in page and we "
+        "will email you a link to choose a new one. The link expires after one hour.",
         "en",
     ),
 }
