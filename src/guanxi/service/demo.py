@@ -74,7 +74,8 @@ ARTICLES = [
         "en",
         "My item arrived damaged",
         "Sorry! Take a photo of the damage and the box, open a request with the photos "
-        "attached, and we will send a replacement or refund you at once. You do not need to send the item back.",
+        "attached, and we will send a replacement or refund you at once. You do not need to "
+        "send the item back.",
     ),
     (
         2,
