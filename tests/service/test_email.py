@@ -89,6 +89,7 @@ def test_email_to_support_becomes_a_ticket_and_the_reply_threads_back(
     assert ack["In-Reply-To"] == first_id
     assert ack["Message-ID"].startswith(f"<t{ticket.pk}.msg.")
     assert ack["Message-ID"].endswith("@shop.example>")
+    assert ack["Auto-Submitted"] == "auto-replied"  # robots must not answer it (RFC 3834)
 
     # the same email delivered twice changes nothing
     again = post_webhook(client, raw).json()
@@ -179,3 +180,18 @@ def test_subject_reference_threads_only_for_the_tickets_own_customer(smtp):
         raw_email(sender="eve@example.com", subject=f"Re: [#{ticket.pk}] Size", body="hi")
     )
     assert stranger.ticket != ticket and stranger.created_ticket
+
+
+def test_mail_from_robots_gets_a_ticket_but_no_automatic_answer(
+    smtp, django_capture_on_commit_callbacks
+):
+    msg = EmailMessage()
+    msg["From"] = "mailer@vacation.example"
+    msg["Subject"] = "Out of office"
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["Message-ID"] = make_msgid()
+    msg.set_content("I am away until Monday.")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = inbound.receive_email(msg.as_bytes())
+    assert result.created_ticket and result.ticket.messages.count() == 1
+    assert smtp.messages == []

@@ -268,6 +268,8 @@ def test_escalation_fires_exactly_once(smtp, team, django_capture_on_commit_call
     result = services.check_sla(created + dt.timedelta(minutes=25))
     assert (result.warned, result.escalated) == (1, 0)
     assert services.check_sla(created + dt.timedelta(minutes=26)).warned == 0
+    warnings = Message.objects.filter(ticket=ticket, internal=True, body__startswith="[sla-warn")
+    assert warnings.count() == 1
 
     # 9:00 — breached. The monitor runs three times (and the periodic task once more).
     with django_capture_on_commit_callbacks(execute=True):

@@ -38,8 +38,8 @@ def customer_view(view):
         account = portal_services.portal_account(request.user)
         if account is None:
             if request.user.is_authenticated and request.user.is_staff:
-                messages.warning(request, _("Staff accounts cannot use the customer portal."))
-                logout(request)
+                # Staff sessions stay intact (no sign-out); the portal is for customers only.
+                return render(request, "portal/staff_refused.html", status=403)
             login_url = reverse("portal:login")
             return redirect(f"{login_url}?next={request.get_full_path()}")
         if account.customer_id is None:

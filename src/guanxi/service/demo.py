@@ -301,7 +301,7 @@ def _seed(rng: random.Random) -> None:
             if rng.random() < 0.8:
                 services.answer_survey(
                     ticket.survey.token,
-                    score=rng.choice([3, 4, 5, 5]),
+                    score=rng.choice([5, 5, 4, 4, 3, 2]),
                     comment=rng.choice(["", "Quick answer, thanks!", "非常满意"]),
                 )
         if state == "pending":

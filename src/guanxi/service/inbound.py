@@ -112,6 +112,20 @@ def _find_thread(msg: EmailMessage, sender: str) -> Ticket | None:
     return None
 
 
+def is_automatic(msg) -> bool:
+    """Mail written by a robot (an out-of-office, a bounce, a list): never auto-answer it, or
+    two robots would answer each other forever (RFC 3834)."""
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    return (
+        auto != "no"
+        or precedence in ("bulk", "junk", "list", "auto_reply")
+        or msg.get("X-Autoreply") is not None
+        or msg.get("X-Autorespond") is not None
+        or msg.get("List-Id") is not None
+    )
+
+
 def _follow_merges(ticket: Ticket) -> Ticket:
     seen = set()
     while ticket.merged_into_id and ticket.pk not in seen:
@@ -164,6 +178,7 @@ def receive_email(raw: bytes) -> InboundResult:
         uploads=uploads,
         email_message_id=message_id,
         audit_channel=AuditEntry.Channel.SYSTEM,
+        auto_reply=not is_automatic(msg),
     )
     return InboundResult(ticket, ticket.messages.order_by("id").first(), True)
 

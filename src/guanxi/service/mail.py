@@ -48,9 +48,14 @@ def send_email(
     references: Sequence[str] = (),
     from_email: str | None = None,
     reply_to: Sequence[str] = (),
+    automatic: bool = False,
 ) -> str:
-    """Send one plain-text email over the configured SMTP relay; return its Message-ID."""
+    """Send one plain-text email over the configured SMTP relay; return its Message-ID.
+    ``automatic`` marks machine-written mail (RFC 3834 ``Auto-Submitted: auto-replied``) so
+    other robots do not answer it."""
     headers = {"Message-ID": message_id}
+    if automatic:
+        headers["Auto-Submitted"] = "auto-replied"
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to
     refs = [r for r in references if r]

@@ -327,7 +327,9 @@ def _thread_ids(ticket: Ticket) -> list[str]:
     )
 
 
-def _email_customer(ticket: Ticket, message: Message, subject: str, body: str) -> None:
+def _email_customer(
+    ticket: Ticket, message: Message, subject: str, body: str, *, automatic: bool = False
+) -> None:
     """Email a customer-visible message, threaded under the ticket's earlier messages."""
     to = customer_selectors.primary_email(ticket.customer)
     if not to:
@@ -347,6 +349,7 @@ def _email_customer(ticket: Ticket, message: Message, subject: str, body: str) -
                 message_id=mid,
                 in_reply_to=previous[-1] if previous else "",
                 references=previous,
+                automatic=automatic,
             )
         except OSError:
             log.exception("could not email ticket %s", ticket.pk)
@@ -413,7 +416,7 @@ def send_auto_reply(ticket: Ticket, first: Message) -> Message:
     message = Message.objects.create(
         ticket=ticket, author_kind=Message.Author.SYSTEM, body=body, channel=ticket.channel
     )
-    _email_customer(ticket, message, subject, body)
+    _email_customer(ticket, message, subject, body, automatic=True)
     return message
 
 
@@ -740,6 +743,7 @@ def check_sla(now: dt.datetime | None = None) -> SLACheck:
                 breach_warned_at=now
             )
             if claimed:
+                tasks.warn_ticket(ticket.pk)
                 result.warned += 1
     return result
 
@@ -751,6 +755,39 @@ def _next_due(ticket: Ticket) -> dt.datetime | None:
     if ticket.resolution_due and ticket.status != Ticket.Status.PENDING:
         dues.append(ticket.resolution_due)
     return min(dues) if dues else None
+
+
+@transaction.atomic
+def warn_breach(ticket_id: int) -> bool:
+    """Warn the assignee (internal note + email) that a ticket is about to breach its SLA.
+    Idempotent like :func:`escalate`."""
+    ticket = Ticket.objects.select_related("assignee", "sla_policy").get(pk=ticket_id)
+    marker = f"[sla-warning:{ticket.pk}]"
+    if ticket.messages.filter(internal=True, body__startswith=marker).exists():
+        return False
+    due = _next_due(ticket)
+    when = timezone.localtime(due).strftime("%Y-%m-%d %H:%M %Z") if due else "?"
+    Message.objects.create(
+        ticket=ticket,
+        author_kind=Message.Author.SYSTEM,
+        internal=True,
+        channel=ticket.channel,
+        body=marker + " " + _("SLA breach soon: due %(when)s.") % {"when": when},
+    )
+    assignee = ticket.assignee
+    if assignee is not None and assignee.email:
+        to = assignee.email
+        subject = f"[SLA warning] {_subject(ticket)}"
+        text = _("Ticket %(ref)s is due %(when)s. %(url)s") % {
+            "ref": ticket.reference,
+            "when": when,
+            "url": portal_url(f"/console/service/tickets/{ticket.pk}/"),
+        }
+        mid = mail.make_message_id(ticket.pk, "warn")
+        transaction.on_commit(
+            lambda: mail.send_email(to=[to], subject=subject, body=text, message_id=mid)
+        )
+    return True
 
 
 @transaction.atomic

@@ -33,6 +33,13 @@ def escalate_ticket(ticket_id: int):
     return escalate(ticket_id)
 
 
+@db_task(retries=3, retry_delay=60)
+def warn_ticket(ticket_id: int):
+    from guanxi.service.services import warn_breach
+
+    return warn_breach(ticket_id)
+
+
 @db_periodic_task(crontab(minute="15"), retries=1, retry_delay=300)
 def survey_reminders():
     from guanxi.service.services import send_survey_reminders
