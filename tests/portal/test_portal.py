@@ -136,3 +136,22 @@ def test_help_centre_browse_and_search_in_both_languages(client):
 def test_home_page_renders_for_visitors(client):
     response = client.get(reverse("portal:home"))
     assert response.status_code == 200 and "How can we help?" in response.content.decode()
+
+
+def test_chat_is_one_ticket_per_conversation_and_shows_the_agents_answers(client, make_staff):
+    client.post(reverse("portal:signup"), {"email": "c@example.com", "password": "pw-Secret-123"})
+    assert client.get(reverse("portal:chat")).status_code == 200
+    first = client.post(reverse("portal:chat_send"), {"body": "Hi, is the red teapot in stock?"})
+    assert first.status_code == 200
+    data = first.json()
+    ticket = Ticket.objects.get(pk=data["ticket"])
+    assert ticket.channel == "chat" and ticket.subject == "Hi, is the red teapot in stock?"
+    last_id = data["messages"][-1]["id"]
+    client.post(reverse("portal:chat_send"), {"body": "I need two.", "after": last_id})
+    assert Ticket.objects.count() == 1 and ticket.messages.count() == 2
+
+    services.reply(ticket, author=make_staff("agent", username="li.na"), body="Yes, 5 left!")
+    services.reply(ticket, author=None, body="internal only", internal=True)
+    new = client.get(reverse("portal:chat_messages"), {"after": last_id}).json()["messages"]
+    assert [(m["mine"], m["body"]) for m in new] == [(True, "I need two."), (False, "Yes, 5 left!")]
+    assert client.post(reverse("portal:chat_send"), {"body": "  "}).status_code == 422

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -290,3 +290,72 @@ def survey(request, token: str):
             return render(request, "portal/survey_done.html", {"survey": found})
     scale = range(1, 6) if found.kind == "csat" else range(0, 11)
     return render(request, "portal/survey.html", {"survey": found, "scale": scale, "error": error})
+
+
+# --- Chat ------------------------------------------------------------------------------------
+
+
+def _chat_payload(ticket, after: int = 0) -> dict:
+    if ticket is None:
+        return {"ticket": None, "messages": []}
+    rows = [m for m in service_selectors.thread(ticket, include_internal=False) if m.pk > after]
+    return {
+        "ticket": ticket.pk,
+        "status": ticket.status,
+        "messages": [
+            {
+                "id": m.pk,
+                "mine": m.author_kind == "customer",
+                "who": _("You") if m.author_kind == "customer" else m.author_name,
+                "body": m.body,
+                "at": m.created_at.isoformat(),
+            }
+            for m in rows
+        ],
+    }
+
+
+@customer_view
+@require_safe
+def chat(request):
+    """A chat with the service team: the conversation is a ticket on the chat channel."""
+    ticket = service_selectors.open_chat(request.customer.pk)
+    return render(
+        request,
+        "portal/chat.html",
+        {"chat": _chat_payload(ticket), "section": "chat"},
+    )
+
+
+@customer_view
+@require_http_methods(["GET"])
+def chat_messages(request):
+    try:
+        after = int(request.GET.get("after", "0"))
+    except ValueError:
+        after = 0
+    return JsonResponse(_chat_payload(service_selectors.open_chat(request.customer.pk), after))
+
+
+@customer_view
+@require_POST
+def chat_send(request):
+    body = (request.POST.get("body") or "").strip()[:5000]
+    if not body:
+        return JsonResponse({"error": _("The message is empty.")}, status=422)
+    ticket = service_selectors.open_chat(request.customer.pk)
+    if ticket is None:
+        ticket = service.create_ticket(
+            customer=request.customer,
+            subject=body.splitlines()[0][:80],
+            body=body,
+            channel=Channel.CHAT,
+            auto_reply=False,
+        )
+    else:
+        service.customer_reply(ticket, body=body, channel=Channel.CHAT)
+    try:
+        after = int(request.POST.get("after", "0"))
+    except ValueError:
+        after = 0
+    return JsonResponse(_chat_payload(ticket, after))

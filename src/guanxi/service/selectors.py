@@ -372,3 +372,17 @@ def nps_audience(audience: str, *, limit: int = 5000):
         ids = Ticket.objects.filter(created_at__gte=since).values("customer_id")
         return live.filter(pk__in=ids)[:limit]
     return live.filter(consent_email_marketing=True)[:limit]
+
+
+def open_chat(customer_id: int) -> Ticket | None:
+    """The customer's current chat conversation (latest open chat ticket), if any."""
+    return (
+        Ticket.objects.filter(
+            customer_id=customer_id,
+            channel="chat",
+            status__in=Ticket.OPEN_STATUSES,
+            merged_into__isnull=True,
+        )
+        .order_by("-created_at")
+        .first()
+    )
