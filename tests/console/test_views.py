@@ -67,6 +67,10 @@ POST_PAGES = {
     "console:service_ticket_update": ({"admin", "agent"}, "service.change_ticket"),
     "console:service_ticket_merge": ({"admin", "agent"}, "service.change_ticket"),
 }
+# File downloads (checked in tests/service/test_tickets.py).
+FILE_PAGES = {
+    "console:service_attachment": ({"admin", "agent", "analyst"}, "service.view_ticket"),
+}
 
 
 @pytest.fixture
@@ -142,7 +146,7 @@ def test_every_console_page_declares_a_permission():
             continue
         declared = getattr(pattern.callback, "console_permission", None)
         assert declared, f"console:{pattern.name} declares no permission"
-        pages = PAGES | POST_PAGES
+        pages = PAGES | POST_PAGES | FILE_PAGES
         assert f"console:{pattern.name}" in pages, f"console:{pattern.name} missing from PAGES"
         assert pages[f"console:{pattern.name}"][1] == declared
 

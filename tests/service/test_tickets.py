@@ -184,3 +184,33 @@ def test_tickets_api_create_list_reply(client, make_staff, smtp):
     )
     assert response.status_code == 403
     assert Message.objects.filter(body="no").count() == 0
+
+
+def test_attachments_download_for_staff_and_for_their_own_customer_only(client, make_staff):
+    from guanxi.portal.services import sign_up
+
+    account = sign_up(email="owner@example.com", password="pw-Secret-123")
+    pdf = b"%PDF-1.4 receipt"
+    ticket = new_ticket(account.customer, channel="web", uploads=[services.Upload("r.pdf", pdf)])
+    note = services.reply(
+        ticket,
+        author=make_staff("agent"),
+        body="internal scan",
+        internal=True,
+        uploads=[services.Upload("scan.pdf", b"%PDF-1.4 internal")],
+    )
+    public_id = ticket.messages.order_by("id").first().attachments.get().pk
+    internal_id = note.attachments.get().pk
+
+    client.force_login(account.user)
+    response = client.get(reverse("portal:attachment", args=[public_id]))
+    assert response.status_code == 200 and b"".join(response.streaming_content) == pdf
+    assert client.get(reverse("portal:attachment", args=[internal_id])).status_code == 404
+    stranger = sign_up(email="stranger@example.com", password="pw-Secret-123")
+    client.force_login(stranger.user)
+    assert client.get(reverse("portal:attachment", args=[public_id])).status_code == 404
+
+    client.force_login(make_staff("analyst"))
+    assert client.get(reverse("console:service_attachment", args=[internal_id])).status_code == 200
+    client.force_login(make_staff("marketer"))
+    assert client.get(reverse("console:service_attachment", args=[public_id])).status_code == 403

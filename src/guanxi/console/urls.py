@@ -23,6 +23,7 @@ urlpatterns = [
     path("service/tickets/<int:pk>/reply/", service.ticket_reply, name="service_ticket_reply"),
     path("service/tickets/<int:pk>/update/", service.ticket_update, name="service_ticket_update"),
     path("service/tickets/<int:pk>/merge/", service.ticket_merge, name="service_ticket_merge"),
+    path("service/attachments/<int:pk>/", service.attachment, name="service_attachment"),
     path("service/kb/", service.kb_list, name="service_kb"),
     path("service/kb/new/", service.kb_new, name="service_kb_new"),
     path("service/kb/<int:pk>/", service.kb_edit, name="service_kb_edit"),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("tickets/", views.ticket_list, name="tickets"),
     path("tickets/new/", views.ticket_new, name="ticket_new"),
     path("tickets/<int:pk>/", views.ticket_detail, name="ticket"),
+    path("tickets/files/<int:pk>/", views.attachment, name="attachment"),
     path("tickets/<int:pk>/rate/", views.ticket_rate, name="ticket_rate"),
     path("tickets/<int:pk>/solved/", views.ticket_solve, name="ticket_solve"),
     path("chat/", views.chat, name="chat"),

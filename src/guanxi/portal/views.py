@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -172,6 +172,23 @@ def ticket_detail(request, pk: int):
             "suggested": suggested,
             "section": "tickets",
         },
+    )
+
+
+@customer_view
+@require_safe
+def attachment(request, pk: int):
+    from guanxi.service.models import Attachment
+
+    try:
+        item = service_selectors.get_attachment(pk, customer_id=request.customer.pk)
+    except Attachment.DoesNotExist:
+        raise Http404(_("No such file.")) from None
+    return FileResponse(
+        item.file.open("rb"),
+        as_attachment=True,
+        filename=item.filename,
+        content_type=item.content_type,
     )
 
 

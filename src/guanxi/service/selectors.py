@@ -386,3 +386,14 @@ def open_chat(customer_id: int) -> Ticket | None:
         .order_by("-created_at")
         .first()
     )
+
+
+def get_attachment(attachment_id: int, *, customer_id: int | None = None):
+    """One attachment (with its message and ticket); limited to the customer's own tickets and
+    to customer-visible messages when ``customer_id`` is given. Raises DoesNotExist."""
+    from guanxi.service.models import Attachment
+
+    qs = Attachment.objects.select_related("message__ticket")
+    if customer_id is not None:
+        qs = qs.filter(message__ticket__customer_id=customer_id, message__internal=False)
+    return qs.get(pk=attachment_id)

@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -149,6 +149,23 @@ def _render_ticket(request, ticket, reply_form=None, update_form=None, status=20
         **scores_context(user, ticket.customer_id),
     }
     return render(request, "console/service/ticket_detail.html", context, status=status)
+
+
+@console_view("service.view_ticket")
+@require_safe
+def attachment(request, pk: int):
+    from guanxi.service.models import Attachment
+
+    try:
+        item = selectors.get_attachment(pk)
+    except Attachment.DoesNotExist:
+        raise Http404(_("No such file.")) from None
+    return FileResponse(
+        item.file.open("rb"),
+        as_attachment=True,
+        filename=item.filename,
+        content_type=item.content_type,
+    )
 
 
 @console_view("service.change_ticket")
