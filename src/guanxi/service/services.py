@@ -373,10 +373,13 @@ def describe_commitment(ticket: Ticket) -> str:
         return _("We will answer as soon as we can.")
     hours = policy.first_response_minutes / 60
     when = timezone.localtime(ticket.first_response_due).strftime("%Y-%m-%d %H:%M %Z")
-    business = _(" business") if policy.calendar_id else ""
-    return _(
-        "Our commitment: a first answer within %(hours)s%(business)s hour(s), by %(when)s."
-    ) % {"hours": f"{hours:g}", "business": business, "when": when}
+    values = {"hours": f"{hours:g}", "when": when}
+    if policy.calendar_id:
+        return (
+            _("Our commitment: a first answer within %(hours)s business hour(s), by %(when)s.")
+            % values
+        )
+    return _("Our commitment: a first answer within %(hours)s hour(s), by %(when)s.") % values
 
 
 def solved_token(ticket: Ticket, article_id: int) -> str:
