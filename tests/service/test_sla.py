@@ -289,3 +289,68 @@ def test_escalation_fires_exactly_once(smtp, team, django_capture_on_commit_call
     assert [m["To"] for m in mails] == ["lead.wang@shop.example"]
     assert "[SLA]" in mails[0]["Subject"]
     assert AuditEntry.objects.filter(object_id=ticket.pk, note="SLA escalation").count() == 1
+
+
+TICKET_OPS = ["agent_reply", "customer_reply", "internal_note", "pending", "open", "solve"]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(TICKET_OPS), st.integers(1, 18 * 60)), min_size=1, max_size=8
+    ),
+    start=st.integers(0, 5 * 24 * 60),
+)
+def test_ticket_clock_through_the_services_matches_the_status_history(
+    vip_customer, vip_policy, make_staff, steps, start
+):
+    """The same property end to end: random replies and status changes through the services
+    (in business hours of the Shanghai calendar); the banked working time equals the working
+    minutes spent while the ticket was new or open, counted one by one."""
+    from django.contrib.auth.models import User
+
+    agent = User.objects.filter(username="prop-agent").first() or make_staff(
+        "agent", username="prop-agent"
+    )
+    hours = services.hours_of(vip_policy.calendar)
+    at = BASE + dt.timedelta(minutes=start)
+    ticket = services.create_ticket(
+        customer=vip_customer,
+        subject="Prop",
+        body="?",
+        channel="web",
+        created_at=at,
+        auto_reply=False,
+    )
+    history = [(at, ticket.status)]
+    for op, gap in steps:
+        at += dt.timedelta(minutes=gap)
+        if op == "agent_reply":
+            services.reply(ticket, author=agent, body="answer", at=at)
+        elif op == "customer_reply":
+            services.customer_reply(ticket, body="more", at=at)
+        elif op == "internal_note":
+            services.reply(ticket, author=agent, body="note", internal=True, at=at)
+        elif op == "pending":
+            services.set_status(ticket, Ticket.Status.PENDING, actor=agent, at=at)
+        elif op == "open":
+            services.set_status(ticket, Ticket.Status.OPEN, actor=agent, at=at)
+        else:
+            services.set_status(ticket, Ticket.Status.SOLVED, actor=agent, at=at)
+        ticket.refresh_from_db()
+        history.append((at, ticket.status))
+
+    end = at + dt.timedelta(hours=30)
+    history.append((end, None))
+    expected = sum(
+        brute_seconds(hours, t0, t1)
+        for (t0, status), (t1, _next) in zip(history, history[1:], strict=False)
+        if status in (Ticket.Status.NEW, Ticket.Status.OPEN)
+    )
+    assert services.sla_elapsed(ticket, end) == pytest.approx(expected)
+    if ticket.status == Ticket.Status.PENDING:
+        assert ticket.resolution_due is None  # paused: no due time runs out while waiting
