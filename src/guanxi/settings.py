@@ -208,6 +208,8 @@ GUANXI_IMAP_URL = get_from_env("GUANXI_IMAP_URL", "")
 GUANXI_SERVICE_MAX_ATTACHMENT_MB = get_from_env("GUANXI_SERVICE_MAX_ATTACHMENT_MB", 10, cast=float)
 # Coupon (percent off) for answering a CSAT survey; 0 = none.
 GUANXI_CSAT_COUPON_PERCENT = get_from_env("GUANXI_CSAT_COUPON_PERCENT", 0, cast=int)
+# Solved tickets close (a customer's next message opens a follow-up) after this many days.
+GUANXI_SERVICE_CLOSE_SOLVED_DAYS = get_from_env("GUANXI_SERVICE_CLOSE_SOLVED_DAYS", 4, cast=int)
 
 LOGGING = {
     "version": 1,

@@ -214,3 +214,27 @@ def test_attachments_download_for_staff_and_for_their_own_customer_only(client, 
     assert client.get(reverse("console:service_attachment", args=[internal_id])).status_code == 200
     client.force_login(make_staff("marketer"))
     assert client.get(reverse("console:service_attachment", args=[public_id])).status_code == 403
+
+
+def test_solved_tickets_close_after_a_few_days_and_a_new_message_opens_a_follow_up(
+    customer, make_staff
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from guanxi.service.tasks import close_solved_tickets
+
+    agent = make_staff("agent")
+    ticket = new_ticket(customer)
+    solved_at = timezone.now() - dt.timedelta(days=5)
+    services.set_status(ticket, "solved", actor=agent, at=solved_at)
+    fresh = new_ticket(customer, subject="Other")
+    services.set_status(fresh, "solved", actor=agent)
+    assert close_solved_tickets.call_local() == 1
+    ticket.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (ticket.status, fresh.status) == ("closed", "solved")
+    follow_up = services.customer_reply(ticket, body="It broke again")
+    assert follow_up.ticket_id != ticket.pk
+    assert follow_up.ticket.subject == ticket.subject and follow_up.ticket.status == "new"

@@ -8,6 +8,6 @@ class ServiceConfig(AppConfig):
     verbose_name = _("Service desk")
 
     def ready(self) -> None:
-        from guanxi.service import timeline
+        from guanxi.service import tasks, timeline  # noqa: F401 - registers the jobs
 
         timeline.register()

@@ -846,6 +846,27 @@ def escalate(ticket_id: int) -> bool:
     return True
 
 
+def close_solved_tickets(now: dt.datetime | None = None, *, days: int | None = None) -> int:
+    """Close tickets solved more than ``days`` ago (default GUANXI_SERVICE_CLOSE_SOLVED_DAYS);
+    the customer's next message then opens a follow-up ticket instead."""
+    now = now or timezone.now()
+    days = settings.GUANXI_SERVICE_CLOSE_SOLVED_DAYS if days is None else days
+    due = Ticket.objects.filter(
+        status=Ticket.Status.SOLVED, solved_at__lt=now - dt.timedelta(days=days)
+    )
+    closed = 0
+    for ticket in due.iterator():
+        set_status(
+            ticket,
+            Ticket.Status.CLOSED,
+            at=now,
+            audit_channel=AuditEntry.Channel.SYSTEM,
+            note=f"closed automatically {days} days after solving",
+        )
+        closed += 1
+    return closed
+
+
 # --- Surveys ---------------------------------------------------------------------------------
 
 

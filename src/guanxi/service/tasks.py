@@ -1,7 +1,8 @@
 """Background jobs of the service desk (Huey; ``guanxi worker`` runs them).
 
 Every five minutes the SLA monitor warns about tickets close to a breach and queues one
-escalation per breached ticket; hourly, unanswered CSAT surveys get their one reminder.
+escalation per breached ticket; hourly, unanswered CSAT surveys get their one reminder; daily,
+solved tickets close after a few days.
 """
 
 import logging
@@ -45,3 +46,11 @@ def survey_reminders():
     from guanxi.service.services import send_survey_reminders
 
     return send_survey_reminders()
+
+
+@db_periodic_task(crontab(minute="45", hour="6"), retries=2, retry_delay=600)
+def close_solved_tickets():
+    """Daily at 06:45 UTC: solved tickets close after GUANXI_SERVICE_CLOSE_SOLVED_DAYS."""
+    from guanxi.service.services import close_solved_tickets as close
+
+    return close()
