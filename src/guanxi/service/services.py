@@ -441,7 +441,7 @@ def reply(
     body = (body or "").strip()
     if not body:
         raise ServiceError("body", _("The reply is empty."))
-    ticket = Ticket.objects.select_for_update().select_related("sla_policy").get(pk=ticket.pk)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     now = at or timezone.now()
     message = Message.objects.create(
         ticket=ticket,
