@@ -282,12 +282,19 @@ def article(request, pk: int):
     )
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def solved_by_article(request, token: str):
-    ticket = service.solved_by_article(token)
-    if ticket is None:
+    """ "This solved my problem" from the automatic reply. A GET only asks (mail scanners open
+    links); the button posts and solves the ticket."""
+    found = service.check_solved_token(token)
+    if found is None:
         raise Http404(_("This link is not valid or has expired."))
-    return render(request, "portal/solved.html", {"ticket": ticket})
+    ticket, item = found
+    if request.method == "POST":
+        service.solved_by_article(token)
+        ticket.refresh_from_db()
+        return render(request, "portal/solved.html", {"ticket": ticket, "done": True})
+    return render(request, "portal/solved.html", {"ticket": ticket, "article": item})
 
 
 @require_http_methods(["GET", "POST"])

@@ -663,10 +663,8 @@ def render_canned(canned: CannedReply, ticket: Ticket, agent) -> str:
     return re.sub(r"\{(\w+)\}", fill, canned.body)
 
 
-@transaction.atomic
-def solved_by_article(token: str) -> Ticket | None:
-    """The customer clicked "this solved my problem" under a suggested article: record the
-    feedback and solve the ticket. ``None`` for a bad or foreign token."""
+def check_solved_token(token: str) -> tuple[Ticket, KBArticle] | None:
+    """The ticket and article a "this solved my problem" link names; None when forged/old."""
     try:
         data = signing.loads(token, salt=SOLVED_SALT, max_age=60 * 60 * 24 * 60)
     except signing.BadSignature:
@@ -675,6 +673,17 @@ def solved_by_article(token: str) -> Ticket | None:
     article = KBArticle.objects.filter(pk=data.get("a")).first()
     if ticket is None or article is None or article.pk not in (ticket.suggested_articles or []):
         return None
+    return ticket, article
+
+
+@transaction.atomic
+def solved_by_article(token: str) -> Ticket | None:
+    """The customer confirmed "this solved my problem" under a suggested article: record the
+    feedback and solve the ticket. ``None`` for a bad or foreign token."""
+    found = check_solved_token(token)
+    if found is None:
+        return None
+    ticket, article = found
     if ticket.is_open:
         record_article_feedback(article, helpful=True, customer=ticket.customer, ticket=ticket)
         Message.objects.create(
@@ -896,6 +905,15 @@ def start_csat(ticket: Ticket) -> SurveyResponse | None:
 
 
 def _survey_text(survey: SurveyResponse, reminder: bool = False) -> tuple[str, str]:
+    """Subject and text of a survey email, in the customer's language."""
+    language = (survey.ticket.language if survey.ticket_id else "") or (
+        "zh-hans" if (survey.customer.language or "").lower().startswith("zh") else ""
+    )
+    with override(language or settings.LANGUAGE_CODE):
+        return _survey_text_now(survey, reminder)
+
+
+def _survey_text_now(survey: SurveyResponse, reminder: bool) -> tuple[str, str]:
     url = portal_url(f"/survey/{survey.token}/")
     if survey.kind == SurveyResponse.Kind.CSAT:
         subject = _("How did we do? %(ref)s") % {"ref": survey.ticket.reference}
