@@ -541,6 +541,9 @@ def set_status(
     pauses it, open resumes it (from what it had banked), solved and closed stop it."""
     if status not in Ticket.Status.values:
         raise ServiceError("status", _("Unknown status."))
+    caller_copy = ticket
+    # Work on a fresh, locked row: a caller's stale instance must not undo other changes.
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     old = ticket.status
     if old == status:
         return ticket
@@ -566,7 +569,19 @@ def set_status(
             ticket.closed_at = now
     _store_clock(ticket, clock, hours)
     ticket.status = status
-    ticket.save()
+    changed = [
+        "status",
+        "sla_elapsed_seconds",
+        "sla_running_since",
+        "resolution_due",
+        "resolution_breached",
+        "solved_at",
+        "closed_at",
+        "updated_at",
+    ]
+    ticket.save(update_fields=changed)
+    for name in changed:
+        setattr(caller_copy, name, getattr(ticket, name))
     record_audit(
         ticket,
         action=AuditEntry.Action.UPDATE,
@@ -602,7 +617,7 @@ def update_ticket(
         ticket.assignee_id = _next_round_robin(fields["team"])
         changes["assignee"] = [None, ticket.assignee_id]
     if changes:
-        ticket.save()
+        ticket.save(update_fields=[*changes, "updated_at"])
         record_audit(
             ticket,
             action=AuditEntry.Action.UPDATE,
