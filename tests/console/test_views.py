@@ -66,6 +66,7 @@ POST_PAGES = {
     "console:service_ticket_reply": ({"admin", "agent"}, "service.change_ticket"),
     "console:service_ticket_update": ({"admin", "agent"}, "service.change_ticket"),
     "console:service_ticket_merge": ({"admin", "agent"}, "service.change_ticket"),
+    "console:service_bulk": ({"admin", "agent"}, "service.change_ticket"),
 }
 # File downloads (checked in tests/service/test_tickets.py).
 FILE_PAGES = {

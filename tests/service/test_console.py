@@ -131,3 +131,30 @@ def test_sla_compliance_with_planted_outcomes(make_staff, team):
     assert round(row.resolution_rate, 1) == 66.7
     (channel,) = report["channel"]
     assert channel.key == "web" and channel.tickets == 4
+
+
+def test_bulk_actions_from_the_inbox(client, make_staff):
+    agent = make_staff("agent", username="bulk.agent")
+    customer = make_customer(emails=["b@example.com"])
+    one, two, three = (ticket(customer, s) for s in ("one", "two", "three"))
+    client.force_login(agent)
+    response = client.post(
+        reverse("console:service_bulk"),
+        {"ticket": [one.pk, two.pk], "action": "assign_me", "next": "/console/service/?view=mine"},
+    )
+    assert response["Location"] == "/console/service/?view=mine"
+    assert {t.subject for t in selectors.inbox(agent, "mine")} == {"one", "two"}
+    client.post(reverse("console:service_bulk"), {"ticket": [two.pk, three.pk], "action": "solved"})
+    statuses = dict(Ticket.objects.values_list("subject", "status"))
+    assert statuses == {"one": "new", "two": "solved", "three": "solved"}
+    bad = client.post(
+        reverse("console:service_bulk"), {"ticket": [one.pk], "action": "delete", "next": "//evil"}
+    )
+    assert bad["Location"] == reverse("console:service_inbox")  # no open redirect
+    client.force_login(make_staff("marketer"))
+    assert (
+        client.post(
+            reverse("console:service_bulk"), {"ticket": [one.pk], "action": "closed"}
+        ).status_code
+        == 403
+    )

@@ -42,7 +42,9 @@ def test_agent_sees_the_ticket_in_the_inbox_and_answers_it(client, make_staff, t
 def test_other_roles_cannot_change_tickets(client, make_staff, ticket, role):
     client.force_login(make_staff(role))
     for name in POST_PAGES:
-        response = client.post(reverse(name, args=[ticket.pk]), {"body": "x", "into": 1})
+        args = [] if name == "console:service_bulk" else [ticket.pk]
+        data = {"body": "x", "into": 1, "ticket": [ticket.pk], "action": "closed"}
+        response = client.post(reverse(name, args=args), data)
         assert response.status_code == 403, name
     ticket.refresh_from_db()
     assert ticket.messages.count() == 1 and ticket.status == Ticket.Status.NEW

@@ -19,6 +19,7 @@ urlpatterns = [
     path("analytics/", analytics.analytics, name="analytics"),
     path("service/", service.inbox, name="service_inbox"),
     path("service/tickets/new/", service.ticket_new, name="service_ticket_new"),
+    path("service/tickets/bulk/", service.bulk, name="service_bulk"),
     path("service/tickets/<int:pk>/", service.ticket_detail, name="service_ticket"),
     path("service/tickets/<int:pk>/reply/", service.ticket_reply, name="service_ticket_reply"),
     path("service/tickets/<int:pk>/update/", service.ticket_update, name="service_ticket_update"),

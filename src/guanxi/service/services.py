@@ -628,6 +628,32 @@ def update_ticket(
     return ticket
 
 
+BULK_ACTIONS = ("assign_me", "unassign", "open", "pending", "solved", "closed", "urgent")
+BULK_LIMIT = 200
+
+
+@transaction.atomic
+def bulk_update(ticket_ids, action: str, *, actor) -> int:
+    """One action on many tickets (from the inbox), each change audited; returns how many
+    tickets changed."""
+    if action not in BULK_ACTIONS:
+        raise ServiceError("action", _("Unknown action."))
+    ids = list(dict.fromkeys(int(i) for i in ticket_ids))[:BULK_LIMIT]
+    changed = 0
+    for ticket in Ticket.objects.filter(pk__in=ids, merged_into__isnull=True).order_by("id"):
+        before = (ticket.status, ticket.assignee_id, ticket.priority)
+        if action == "assign_me":
+            update_ticket(ticket, actor=actor, assignee=actor)
+        elif action == "unassign":
+            update_ticket(ticket, actor=actor, assignee=None)
+        elif action == "urgent":
+            update_ticket(ticket, actor=actor, priority=Ticket.Priority.URGENT)
+        else:
+            set_status(ticket, action, actor=actor)
+        changed += (ticket.status, ticket.assignee_id, ticket.priority) != before
+    return changed
+
+
 @transaction.atomic
 def merge_tickets(duplicate: Ticket, into: Ticket, *, actor=None) -> Ticket:
     """Fold a duplicate ticket into another of the same customer: its messages move over, the

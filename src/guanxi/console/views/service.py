@@ -7,8 +7,10 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from guanxi.commerce import selectors as commerce
@@ -216,6 +218,30 @@ def ticket_update(request, pk: int):
         services.set_status(ticket, data["status"], actor=request.user)
     messages.success(request, _("Ticket updated."))
     return redirect("console:service_ticket", pk=pk)
+
+
+@console_view("service.change_ticket")
+@require_POST
+def bulk(request):
+    """The inbox's bulk action on the ticked tickets; back to the same inbox view."""
+    ids = [i for i in request.POST.getlist("ticket") if i.isdigit()]
+    back = request.POST.get("next", "")
+    if not back.startswith("/console/service/"):
+        back = reverse("console:service_inbox")
+    if not ids:
+        messages.info(request, _("Tick the tickets first."))
+        return redirect(back)
+    try:
+        changed = services.bulk_update(ids, request.POST.get("action", ""), actor=request.user)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            ngettext("%(count)s ticket changed.", "%(count)s tickets changed.", changed)
+            % {"count": changed},
+        )
+    return redirect(back)
 
 
 @console_view("service.change_ticket")
