@@ -354,3 +354,27 @@ def test_ticket_clock_through_the_services_matches_the_status_history(
     assert services.sla_elapsed(ticket, end) == pytest.approx(expected)
     if ticket.status == Ticket.Status.PENDING:
         assert ticket.resolution_due is None  # paused: no due time runs out while waiting
+
+
+def test_check_sla_command_reports_what_it_did(db, make_staff):
+    import io
+
+    from django.core.management import call_command
+
+    customer = make_customer(emails=["cmd@example.com"])
+    SLAPolicy.objects.create(name="Tight", first_response_minutes=1, resolution_minutes=5)
+    long_ago = dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    services.create_ticket(
+        customer=customer,
+        subject="Old",
+        body="?",
+        channel="phone",
+        created_at=long_ago,
+        auto_reply=False,
+    )
+    out = io.StringIO()
+    call_command("service", "check-sla", stdout=out)
+    assert out.getvalue().strip() == "0 warned, 1 escalated, 1 breached"
+    out = io.StringIO()
+    call_command("service", "check-sla", stdout=out)
+    assert out.getvalue().strip() == "0 warned, 0 escalated, 1 breached"
