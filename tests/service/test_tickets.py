@@ -238,3 +238,27 @@ def test_solved_tickets_close_after_a_few_days_and_a_new_message_opens_a_follow_
     follow_up = services.customer_reply(ticket, body="It broke again")
     assert follow_up.ticket_id != ticket.pk
     assert follow_up.ticket.subject == ticket.subject and follow_up.ticket.status == "new"
+
+
+def test_tickets_api_is_idempotent_with_an_idempotency_key(client, smtp):
+    _row, token = create_api_token("retrying-shop")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_IDEMPOTENCY_KEY": "order-77-help"}
+    body = {"subject": "Where is order 77?", "body": "No news", "email": "r@example.org"}
+    first = client.post("/api/v1/tickets", body, content_type="application/json", **auth)
+    again = client.post("/api/v1/tickets", body, content_type="application/json", **auth)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert Ticket.objects.count() == 1
+    other = client.post(
+        "/api/v1/tickets", {**body, "body": "changed"}, content_type="application/json", **auth
+    )
+    assert other.status_code == 409
+    reply = {"body": "Shipped today"}
+    url = f"/api/v1/tickets/{first.json()['id']}/replies"
+    client.post(
+        url, reply, content_type="application/json", **{**auth, "HTTP_IDEMPOTENCY_KEY": "r1"}
+    )
+    client.post(
+        url, reply, content_type="application/json", **{**auth, "HTTP_IDEMPOTENCY_KEY": "r1"}
+    )
+    assert Message.objects.filter(body="Shipped today").count() == 1

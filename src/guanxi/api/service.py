@@ -2,16 +2,26 @@
 signed inbound-email webhook ``/api/v1/service/inbound-email``."""
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from typing import Literal
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from guanxi.api.auth import require_write
 from guanxi.api.customers import ErrorsOut
 from guanxi.core.models import AuditEntry
+from guanxi.core.services import (
+    IdempotencyConflict,
+    find_idempotent_response,
+    request_fingerprint,
+    store_idempotent_response,
+)
 from guanxi.customers import selectors as customer_selectors
 from guanxi.service import inbound, search, services
 from guanxi.service.models import Channel, KBArticle, Ticket
@@ -77,6 +87,26 @@ class ReplyIn(Schema):
     from_customer: bool = Field(False, description="Record a message from the customer instead.")
 
 
+def _once(request, scope: str, payload: dict, work: Callable[[], Status]) -> Status:
+    """With an ``Idempotency-Key`` header, run ``work`` once and replay its response (409 when
+    the key comes back with another body); a retried POST never opens a second ticket."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return work()
+    full_scope = f"{scope}:{request.auth.pk}"
+    fingerprint = request_fingerprint(payload)
+    try:
+        stored = find_idempotent_response(full_scope, key, fingerprint)
+    except IdempotencyConflict:
+        raise HttpError(409, "Idempotency-Key was already used with a different body.") from None
+    if stored is not None:
+        return Status(stored.status_code, stored.response)
+    result = work()
+    body = json.loads(json.dumps(result.value, cls=DjangoJSONEncoder))
+    store_idempotent_response(full_scope, key, fingerprint, result.status_code, body)
+    return result
+
+
 def _detail(ticket: Ticket) -> dict:
     data = TicketOut.from_orm(ticket).dict()
     data["messages"] = [
@@ -106,6 +136,10 @@ def get_ticket(request, ticket_id: int):
 @router.post("/tickets", response={201: TicketDetailOut, 422: ErrorsOut}, summary="Open a ticket")
 def create_ticket(request, payload: TicketIn):
     require_write(request)
+    return _once(request, "tickets", payload.dict(), lambda: _create_ticket(payload))
+
+
+def _create_ticket(payload: TicketIn):
     try:
         if payload.customer_id:
             try:
@@ -139,6 +173,15 @@ def create_ticket(request, payload: TicketIn):
 def reply_ticket(request, ticket_id: int, payload: ReplyIn):
     require_write(request)
     ticket = get_object_or_404(Ticket, pk=ticket_id)
+    return _once(
+        request,
+        f"tickets/{ticket_id}/replies",
+        payload.dict(),
+        lambda: _reply(request, ticket, payload),
+    )
+
+
+def _reply(request, ticket: Ticket, payload: ReplyIn):
     try:
         if payload.from_customer:
             message = services.customer_reply(ticket, body=payload.body)
