@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "guanxi.portal",
     "guanxi.segments",
     "guanxi.marketing",
+    "guanxi.service",
     "guanxi.simulate",
     "guanxi.integrations",
 ]
@@ -218,6 +219,21 @@ GUANXI_WEBHOOK_RETRY_BASE_SECONDS = get_from_env("GUANXI_WEBHOOK_RETRY_BASE_SECO
 GUANXI_WEBHOOK_MAX_ATTEMPTS = get_from_env("GUANXI_WEBHOOK_MAX_ATTEMPTS", 8, cast=int)
 # Identity resolution: "duckdb" (default) or "spark" (docs/identity.md).
 GUANXI_IDENTITY_ENGINE = get_from_env("GUANXI_IDENTITY_ENGINE", "duckdb")
+
+# --- Service desk ---------------------------------------------------------------------------
+MEDIA_ROOT = DATA_DIR / "media"  # ticket attachments
+GUANXI_SUPPORT_EMAIL = get_from_env("GUANXI_SUPPORT_EMAIL", "Guanxi support <support@localhost>")
+# Base URL of the portal in emails (links to tickets, articles and surveys).
+GUANXI_PORTAL_URL = get_from_env("GUANXI_PORTAL_URL", "http://127.0.0.1:8000")
+# HMAC secret of the inbound-email webhook; unset → the webhook refuses everything.
+GUANXI_INBOUND_EMAIL_SECRET = get_from_env("GUANXI_INBOUND_EMAIL_SECRET", "")
+# Mailbox polled by `guanxi service fetch-mail`: imaps://user:pass@host:993/INBOX
+GUANXI_IMAP_URL = get_from_env("GUANXI_IMAP_URL", "")
+GUANXI_SERVICE_MAX_ATTACHMENT_MB = get_from_env("GUANXI_SERVICE_MAX_ATTACHMENT_MB", 10, cast=float)
+# Coupon (percent off) for answering a CSAT survey; 0 = none.
+GUANXI_CSAT_COUPON_PERCENT = get_from_env("GUANXI_CSAT_COUPON_PERCENT", 0, cast=int)
+# Solved tickets close (a customer's next message opens a follow-up) after this many days.
+GUANXI_SERVICE_CLOSE_SOLVED_DAYS = get_from_env("GUANXI_SERVICE_CLOSE_SOLVED_DAYS", 4, cast=int)
 
 LOGGING = {
     "version": 1,

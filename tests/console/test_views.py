@@ -82,6 +82,17 @@ PAGES = {
         {"admin", "marketer", "sales_rep", "analyst"},
         "analytics.view_productrule",
     ),
+    "console:service_inbox": ({"admin", "agent", "analyst"}, "service.view_ticket"),
+    "console:service_ticket": ({"admin", "agent", "analyst"}, "service.view_ticket"),
+    "console:service_ticket_new": ({"admin", "agent"}, "service.add_ticket"),
+    "console:service_kb": ({"admin", "marketer", "agent"}, "service.view_kbarticle"),
+    "console:service_kb_new": ({"admin", "agent"}, "service.add_kbarticle"),
+    "console:service_kb_edit": ({"admin", "agent"}, "service.change_kbarticle"),
+    "console:service_sla_report": ({"admin", "agent", "analyst"}, "service.view_service_report"),
+    "console:service_feedback": (
+        {"admin", "marketer", "agent", "analyst"},
+        "service.view_surveyresponse",
+    ),
 }
 # Pages that only take POST (a GET by an allowed role is 405, by anyone else 403).
 POST_ONLY = {
@@ -100,6 +111,17 @@ POST_ACTIONS = {
     "console:dead_letter_replay": "integrations.change_deadletter",
     "console:webhook_add": "integrations.add_webhooksubscription",
     "console:webhook_redeliver": "integrations.change_webhookdelivery",
+}
+# POST-only actions (checked with POSTs in tests/service/test_console.py).
+POST_PAGES = {
+    "console:service_ticket_reply": ({"admin", "agent"}, "service.change_ticket"),
+    "console:service_ticket_update": ({"admin", "agent"}, "service.change_ticket"),
+    "console:service_ticket_merge": ({"admin", "agent"}, "service.change_ticket"),
+    "console:service_bulk": ({"admin", "agent"}, "service.change_ticket"),
+}
+# File downloads (checked in tests/service/test_tickets.py).
+FILE_PAGES = {
+    "console:service_attachment": ({"admin", "agent", "analyst"}, "service.view_ticket"),
 }
 
 
@@ -177,6 +199,18 @@ def page_url(name: str, store) -> str:
         return reverse(name, args=[pair.pk])
     if name == "console:product_detail":
         return reverse(name, args=[store["order"].lines.first().product_id])
+    if name == "console:service_ticket":
+        from guanxi.service.services import create_ticket
+
+        ticket = create_ticket(
+            customer=store["ann"], subject="Cake stand", body="Broken", channel="phone"
+        )
+        return reverse(name, args=[ticket.pk])
+    if name == "console:service_kb_edit":
+        from guanxi.service.services import save_article
+
+        article = save_article(title="Returns", body="Send it back within 30 days.")
+        return reverse(name, args=[article.pk])
     return reverse(name)
 
 
@@ -199,8 +233,9 @@ def test_every_console_page_declares_a_permission():
         if f"console:{pattern.name}" in POST_ACTIONS:
             assert POST_ACTIONS[f"console:{pattern.name}"] == declared
             continue
-        assert f"console:{pattern.name}" in PAGES, f"console:{pattern.name} missing from PAGES"
-        assert PAGES[f"console:{pattern.name}"][1] == declared
+        pages = PAGES | POST_PAGES | FILE_PAGES
+        assert f"console:{pattern.name}" in pages, f"console:{pattern.name} missing from PAGES"
+        assert pages[f"console:{pattern.name}"][1] == declared
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))

@@ -239,3 +239,28 @@ def test_segment_entries_and_exits_are_published(
     )
     assert events == [("segment.entered", bo.pk), ("segment.left", ann.pk)]
     assert all(verify(sub.secret, headers, body) for headers, body in server.requests)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tickets_created_and_solved_are_published(
+    receiver, settings, db, django_capture_on_commit_callbacks
+):
+    from guanxi.customers.services import create_customer
+    from guanxi.service.models import Ticket
+    from guanxi.service.services import create_ticket, set_status
+
+    server = receiver()
+    sub = WebhookSubscription.objects.create(
+        url=server.url, event_types=["ticket.created", "ticket.solved"]
+    )
+    ann = create_customer(first_name="Ann")
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = create_ticket(
+            customer=ann, subject="Broken lid", body="It broke", channel="phone", auto_reply=False
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        set_status(ticket, Ticket.Status.SOLVED)
+    kinds = [json.loads(body)["type"] for _headers, body in server.requests]
+    assert kinds == ["ticket.created", "ticket.solved"]
+    assert all(json.loads(b)["data"]["ticket_id"] == ticket.pk for _h, b in server.requests)
+    assert all(verify(sub.secret, headers, body) for headers, body in server.requests)

@@ -10,6 +10,7 @@ from guanxi.api import (
     orders,
     recommendations,
     segments,
+    service,
     webhooks,
 )
 from guanxi.api.auth import BearerToken
@@ -35,3 +36,4 @@ api.add_router("", segments.router)
 api.add_router("", identity.router)
 api.add_router("", webhooks.router)
 api.add_router("", recommendations.router)
+api.add_router("", service.router)

@@ -13,6 +13,7 @@ from guanxi.console.views import (
     integrations,
     orders,
     segments,
+    service,
 )
 
 app_name = "console"
@@ -64,4 +65,17 @@ urlpatterns = [
     ),
     path("analytics/rules/", chains.rules_explorer, name="rules"),
     path("products/<int:pk>/", chains.product_detail, name="product_detail"),
+    path("service/", service.inbox, name="service_inbox"),
+    path("service/tickets/new/", service.ticket_new, name="service_ticket_new"),
+    path("service/tickets/bulk/", service.bulk, name="service_bulk"),
+    path("service/tickets/<int:pk>/", service.ticket_detail, name="service_ticket"),
+    path("service/tickets/<int:pk>/reply/", service.ticket_reply, name="service_ticket_reply"),
+    path("service/tickets/<int:pk>/update/", service.ticket_update, name="service_ticket_update"),
+    path("service/tickets/<int:pk>/merge/", service.ticket_merge, name="service_ticket_merge"),
+    path("service/attachments/<int:pk>/", service.attachment, name="service_attachment"),
+    path("service/kb/", service.kb_list, name="service_kb"),
+    path("service/kb/new/", service.kb_new, name="service_kb_new"),
+    path("service/kb/<int:pk>/", service.kb_edit, name="service_kb_edit"),
+    path("service/reports/sla/", service.sla_report, name="service_sla_report"),
+    path("service/reports/feedback/", service.feedback_report, name="service_feedback"),
 ]

@@ -27,6 +27,21 @@ CUSTOMER_ORDERINGS: dict[str, tuple[str, ...]] = {
     "last_order": ("last_order_at", "id"),
 }
 TIMELINE_KINDS = ("order", "event", "change")
+# Other apps add their rows to the timeline (e.g. the service desk's tickets) with
+# :func:`register_timeline_source`: kind → (rows(customer_id) → values_list(tl_kind, tl_id,
+# tl_at) queryset, load(ids) → {id: object}).
+_TIMELINE_SOURCES: dict[str, tuple[Any, Any]] = {}
+
+
+def register_timeline_source(kind: str, rows, load) -> None:
+    """Put another app's rows on every customer's timeline under ``kind``."""
+    _TIMELINE_SOURCES[kind] = (rows, load)
+
+
+def timeline_kinds() -> tuple[str, ...]:
+    return TIMELINE_KINDS + tuple(_TIMELINE_SOURCES)
+
+
 _DIGITS = re.compile(r"\d")
 
 
@@ -213,7 +228,8 @@ def customer_timeline(
     The sources are merged by a single UNION query ordered and sliced in the database, then each
     page's rows are loaded in one query per kind: a constant number of queries at any depth.
     """
-    kinds = [k for k in (kinds or TIMELINE_KINDS) if k in TIMELINE_KINDS]
+    all_kinds = timeline_kinds()
+    kinds = [k for k in (kinds or all_kinds) if k in all_kinds]
     parts = []
     if "order" in kinds:
         parts.append(commerce.order_timeline_rows(customer.pk))
@@ -221,6 +237,9 @@ def customer_timeline(
         parts.append(commerce.event_timeline_rows(customer.pk))
     if "change" in kinds:
         parts.append(_audit_timeline_rows(customer.pk))
+    for kind, (rows_of, _load) in _TIMELINE_SOURCES.items():
+        if kind in kinds:
+            parts.append(rows_of(customer.pk))
     if not parts:
         return Paginator([], per_page).page(1)
     rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
@@ -228,7 +247,7 @@ def customer_timeline(
     result = Paginator(rows, per_page).get_page(page)
 
     page_rows = list(result.object_list)
-    wanted: dict[str, list[int]] = {k: [] for k in TIMELINE_KINDS}
+    wanted: dict[str, list[int]] = {k: [] for k in all_kinds}
     for kind, pk, _at in page_rows:
         wanted[kind].append(pk)
     loaded = {
@@ -240,6 +259,8 @@ def customer_timeline(
             else {}
         ),
     }
+    for kind, (_rows, load) in _TIMELINE_SOURCES.items():
+        loaded[kind] = load(wanted[kind]) if wanted[kind] else {}
     names = _related_names(entry.changes for entry in loaded["change"].values())
     result.object_list = [
         TimelineItem(
@@ -319,6 +340,35 @@ def _field_label(name: str):
     if choices:
         return model_field.verbose_name, (lambda v: choices.get(v, v))
     return model_field.verbose_name, (lambda v: v)
+
+
+def find_customer_by_contact(kind: str, value: str) -> Customer | None:
+    """The live profile with this contact point (``email`` lower-cased), oldest first."""
+    from guanxi.customers.services import normalize_contact
+
+    normalized = normalize_contact(kind, value)
+    if not normalized:
+        return None
+    point = (
+        ContactPoint.objects.filter(
+            kind=kind, normalized=normalized, customer__merged_into__isnull=True
+        )
+        .select_related("customer")
+        .order_by("customer_id")
+        .first()
+    )
+    return point.customer if point else None
+
+
+def primary_email(customer: Customer) -> str:
+    """The customer's primary (else first) email address, or ""."""
+    point = (
+        customer.contact_points.filter(kind=ContactPoint.Kind.EMAIL)
+        .exclude(validity=ContactPoint.Validity.INVALID)
+        .order_by("-is_primary", "id")
+        .first()
+    )
+    return point.value if point else ""
 
 
 def get_customer(customer_id: int) -> Customer:

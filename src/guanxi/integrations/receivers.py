@@ -12,6 +12,7 @@ from django.dispatch import receiver
 from guanxi.analytics.signals import run_finished
 from guanxi.customers.signals import customers_merged
 from guanxi.segments.signals import membership_changed
+from guanxi.service.signals import ticket_created, ticket_solved
 
 
 def score_changes(run) -> list[dict]:
@@ -90,3 +91,27 @@ def publish_segment_changes(sender, segment, entered, left, **kwargs):
                 kind,
                 {"segment_id": segment.pk, "segment": segment.name, "customer_id": customer_id},
             )
+
+
+def _ticket_payload(ticket) -> dict:
+    return {
+        "ticket_id": ticket.pk,
+        "customer_id": ticket.customer_id,
+        "subject": ticket.subject,
+        "channel": ticket.channel,
+        "status": ticket.status,
+    }
+
+
+@receiver(ticket_created, dispatch_uid="integrations.ticket_created")
+def publish_ticket_created(sender, ticket, **kwargs):
+    from guanxi.integrations.services import publish_event
+
+    publish_event("ticket.created", _ticket_payload(ticket))
+
+
+@receiver(ticket_solved, dispatch_uid="integrations.ticket_solved")
+def publish_ticket_solved(sender, ticket, **kwargs):
+    from guanxi.integrations.services import publish_event
+
+    publish_event("ticket.solved", _ticket_payload(ticket))

@@ -137,6 +137,8 @@ def _timeline_kinds(user) -> list[str]:
     kinds = ["order", "change"]
     if user.has_perm("commerce.view_event"):
         kinds.insert(1, "event")
+    if user.has_perm("service.view_ticket"):
+        kinds.append("ticket")
     return kinds
 
 

@@ -56,6 +56,9 @@ class Command(GuanxiCommand):
         if not AnalyticsRun.objects.filter(status=AnalyticsRun.Status.SUCCEEDED).exists():
             self.stdout.write(_("Computing scores, tiers, CLV and periodic purchases…"))
             call_command("analytics", "refresh")
+        from guanxi.service.demo import seed_service_demo
+
+        seed_service_demo(self.stdout)
 
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write("")
