@@ -229,3 +229,11 @@ def test_preview_renders_both_languages(template):
 def test_unsubscribe_page_urls_resolve():
     token = services.unsubscribe_token(1)
     assert reverse("marketing:unsubscribe", args=[token]).startswith("/t/u/")
+
+
+def test_a_test_sends_unsubscribe_link_answers_400_not_500(client, smtp_sink, campaign):
+    services.send_test(campaign, "staff@example.com")
+    url = header_url(smtp_sink.messages[0]["List-Unsubscribe"])
+    path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+    assert smtp_sink.messages[0]["Subject"].startswith("[TEST]")
+    assert client.post(path).status_code == 400

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from guanxi.core.models import AuditEntry
+from guanxi.customers.models import Customer
 from guanxi.marketing import services
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -36,7 +37,10 @@ def unsubscribe(request, token):
     except signing.BadSignature:
         return _invalid(request)
     if request.method == "POST":
-        customer = services.unsubscribe(token, channel=AuditEntry.Channel.SYSTEM)
+        try:
+            customer = services.unsubscribe(token, channel=AuditEntry.Channel.SYSTEM)
+        except Customer.DoesNotExist:  # a test send's link, or an erased profile
+            return _invalid(request)
         return render(request, "marketing/unsubscribed.html", {"customer": customer})
     return render(
         request, "marketing/unsubscribe.html", {"token": token, "customer_id": payload["c"]}
@@ -46,8 +50,6 @@ def unsubscribe(request, token):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request, token):
-    from guanxi.customers.models import Customer
-
     try:
         payload = services.read_token(token, services.PREFERENCES_SALT)
         customer = Customer.objects.get(pk=payload["c"])
