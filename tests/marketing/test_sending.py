@@ -237,3 +237,14 @@ def test_a_test_sends_unsubscribe_link_answers_400_not_500(client, smtp_sink, ca
     path = "/" + url.split("://", 1)[1].split("/", 1)[1]
     assert smtp_sink.messages[0]["Subject"].startswith("[TEST]")
     assert client.post(path).status_code == 400
+
+
+def test_a_campaign_with_a_future_send_time_is_scheduled_not_queued(campaign):
+    person("Ann")
+    campaign.scheduled_at = NOON_UTC + dt.timedelta(days=1)
+    campaign.save()
+    assert services.start_campaign(campaign, now=NOON_UTC) is None
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SCHEDULED
+    assert not Delivery.objects.exists()
+    assert services.start_campaign(campaign, now=NOON_UTC + dt.timedelta(days=1, minutes=1)) == 1

@@ -327,6 +327,17 @@ def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> int
     return queued
 
 
+def start_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> int | None:
+    """Send a draft: queue it now, or — when its send time is still ahead — mark it scheduled
+    (the worker queues it then). Returns how many were queued, or None when scheduled."""
+    now = now or timezone.now()
+    if campaign.scheduled_at and campaign.scheduled_at > now:
+        campaign.status = Campaign.Status.SCHEDULED
+        campaign.save(update_fields=["status", "updated_at"])
+        return None
+    return queue_campaign(campaign, now=now)
+
+
 def send_test(campaign: Campaign, to: str, *, connection=None) -> str:
     """Send the campaign's message once to ``to`` (a staff address); nothing is recorded."""
     sample = Customer(pk=0, first_name="Test", last_name="Recipient", language="en")

@@ -5,7 +5,6 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -134,12 +133,10 @@ def campaign_action(request, pk):
         Campaign.Status.DRAFT,
         Campaign.Status.SCHEDULED,
     ):
-        if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
-            campaign.status = Campaign.Status.SCHEDULED
-            campaign.save(update_fields=["status", "updated_at"])
+        queued = services.start_campaign(campaign)
+        if queued is None:
             messages.success(request, _("Scheduled."))
         else:
-            queued = services.queue_campaign(campaign)
             messages.success(
                 request,
                 _(
