@@ -151,8 +151,13 @@ def confirm_opt_in(token: str) -> Customer:
 
 
 def record_open(token: str) -> None:
+    from guanxi.marketing.bounces import proof_of_life
+
     delivery_id = read_token(token, OPEN_SALT)
-    Delivery.objects.filter(pk=delivery_id, opened_at__isnull=True).update(opened_at=timezone.now())
+    if Delivery.objects.filter(pk=delivery_id, opened_at__isnull=True).update(
+        opened_at=timezone.now()
+    ):
+        proof_of_life(delivery_id)  # a bouncing address that opens mail works after all
 
 
 def record_click(token: str) -> str:
@@ -161,7 +166,10 @@ def record_click(token: str) -> str:
     now = timezone.now()
     Delivery.objects.filter(pk=payload["d"], clicked_at__isnull=True).update(clicked_at=now)
     # A click is also proof of an open (images are often blocked).
-    Delivery.objects.filter(pk=payload["d"], opened_at__isnull=True).update(opened_at=now)
+    if Delivery.objects.filter(pk=payload["d"], opened_at__isnull=True).update(opened_at=now):
+        from guanxi.marketing.bounces import proof_of_life
+
+        proof_of_life(payload["d"])
     return payload["u"]
 
 
@@ -438,14 +446,50 @@ def cap_until(customer_id: int, now: dt.datetime) -> dt.datetime | None:
     return times[limit - 1] + window
 
 
+def throttle_budgets(now: dt.datetime) -> dict[int, int]:
+    """{campaign id: how many more it may hand to SMTP in the current minute} for campaigns
+    with a throttle (``per_minute``); counted from what was claimed in the last 60 seconds."""
+    from django.db.models import Count
+
+    limits = dict(
+        Campaign.objects.filter(
+            status=Campaign.Status.SENDING, per_minute__isnull=False
+        ).values_list("pk", "per_minute")
+    )
+    if not limits:
+        return {}
+    used = dict(
+        Delivery.objects.filter(
+            campaign_id__in=list(limits),
+            sending_at__gt=now - dt.timedelta(minutes=1),
+            state__in=[Delivery.State.SENDING, Delivery.State.SENT, Delivery.State.FAILED],
+        )
+        .values_list("campaign_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {pk: max(0, limit - used.get(pk, 0)) for pk, limit in limits.items()}
+
+
 def _claim(now: dt.datetime, limit: int) -> list[int]:
+    budgets = throttle_budgets(now)
     due = Delivery.objects.filter(
         state__in=[Delivery.State.QUEUED, Delivery.State.DEFERRED], due_at__lte=now
-    ).order_by("due_at", "id")
+    )
+    exhausted = [pk for pk, left in budgets.items() if left <= 0]
+    if exhausted:  # throttled for this minute: others go first, these wait for the next
+        due = due.exclude(campaign_id__in=exhausted)
+    due = due.order_by("due_at", "id")
     with transaction.atomic():
         if _supports_skip_locked():  # PostgreSQL: concurrent senders never claim the same row
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:limit])
+        ids = []
+        for pk, campaign_id in due.values_list("pk", "campaign_id")[:limit]:
+            if campaign_id in budgets:
+                if budgets[campaign_id] <= 0:
+                    continue
+                budgets[campaign_id] -= 1
+            ids.append(pk)
         Delivery.objects.filter(pk__in=ids).update(state=Delivery.State.SENDING, sending_at=now)
     return ids
 
@@ -530,6 +574,7 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
             _hold(delivery, Delivery.State.DEFERRED, reason, due_at=due)
             report.count("deferred", reason)
             continue
+        _hand_out_coupon(delivery, customer)
         delivery.message_id = delivery.message_id or message_id_for(delivery)
         delivery.attempts += 1
         delivery.save(update_fields=["email", "message_id", "attempts"])  # committed: in flight
@@ -553,6 +598,32 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
         delivery.sent_at = now  # the batch's clock: the cap and quiet hours were judged at it
         delivery.save(update_fields=["state", "reason", "sent_at"])
         report.count("sent")
+
+
+def _hand_out_coupon(delivery: Delivery, customer: Customer) -> None:
+    """A campaign or flow with an offer gives each recipient their own code, issued once per
+    delivery (a re-send after a crash carries the same code): ``{{ coupon_code }}``,
+    ``{{ coupon_value }}``, ``{{ coupon_expires }}``."""
+    from guanxi.marketing import coupons
+    from guanxi.marketing.models import Coupon, Offer
+
+    if delivery.campaign_id and delivery.campaign.offer_id:
+        offer, source = delivery.campaign.offer, Coupon.Source.CAMPAIGN
+    elif delivery.context.get("offer_id"):
+        offer = Offer.objects.filter(pk=delivery.context["offer_id"]).first()
+        source = Coupon.Source.FLOW
+    else:
+        return
+    if offer is None or not offer.active:
+        return
+    coupon = coupons.issue(offer, customer, source=source, source_key=delivery.key)
+    delivery.context = {
+        **delivery.context,
+        "coupon_code": coupon.code,
+        "coupon_value": offer.label,
+        "coupon_expires": f"{coupon.expires_at:%Y-%m-%d}" if coupon.expires_at else "",
+    }
+    delivery.save(update_fields=["context"])
 
 
 def _finish_campaigns(delivery_ids: list[int]) -> None:
@@ -600,6 +671,9 @@ def campaign_results(campaign: Campaign) -> dict:
         orders = orders.filter(Q(placed_at__lte=first_sent + window)).distinct()
         attributed = orders.aggregate(orders=Count("id", distinct=True), revenue=Sum("total"))
     bounced = sent.filter(bounced_at__isnull=False).count()
+    from guanxi.marketing.models import Coupon
+
+    coupons = Coupon.objects.filter(source_key=campaign.message_key, offer_id=campaign.offer_id)
     return {
         "recipients": rows.count(),
         "sent": by_state.get(Delivery.State.SENT, 0),
@@ -608,6 +682,11 @@ def campaign_results(campaign: Campaign) -> dict:
         "opened": sent.filter(opened_at__isnull=False).count(),
         "clicked": sent.filter(clicked_at__isnull=False).count(),
         "unsubscribed": sent.filter(unsubscribed_at__isnull=False).count(),
+        "complained": sent.filter(complained_at__isnull=False).count(),
+        "coupons_issued": coupons.count() if campaign.offer_id else 0,
+        "coupons_redeemed": coupons.filter(redeemed_at__isnull=False).count()
+        if campaign.offer_id
+        else 0,
         "waiting": by_state.get(Delivery.State.QUEUED, 0)
         + by_state.get(Delivery.State.DEFERRED, 0)
         + by_state.get(Delivery.State.SENDING, 0),

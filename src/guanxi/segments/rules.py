@@ -173,11 +173,23 @@ def validate_rule(rule: Any) -> list[dict[str, str]]:
     return []
 
 
+def mentions_field(rule: Any, name: str) -> bool:
+    """Whether any condition of ``rule`` (at any depth) is about the field ``name``."""
+    if isinstance(rule, dict):
+        if rule.get("field") == name:
+            return True
+        return any(mentions_field(c, name) for c in rule.get("conditions") or [])
+    return False
+
+
 def members(rule: Any, *, now: dt.datetime | None = None):
-    """The customers that match ``rule`` now (live profiles only: not merged away, not archived)."""
-    return Customer.objects.filter(merged_into__isnull=True, archived_at__isnull=True).filter(
-        compile_rule(rule, now=now)
-    )
+    """The customers that match ``rule`` now: live profiles only (not merged away, not archived)
+    and reachable ones only (S3.10: an unreachable profile leaves every list) — unless the rule
+    itself asks about ``reachability`` (a segment *of* the unreachable)."""
+    live = Customer.objects.filter(merged_into__isnull=True, archived_at__isnull=True)
+    if not mentions_field(rule, "reachability"):
+        live = live.filter(reachability=Customer.Reachability.REACHABLE)
+    return live.filter(compile_rule(rule, now=now))
 
 
 def _group(rule: dict, path: str, ctx: Context, depth: int, counter: list[int]) -> Q:
