@@ -378,8 +378,10 @@ def receive(raw: bytes, *, source: str) -> Outcome:
     return outcome
 
 
+@transaction.atomic
 def receive_events(events: list, *, source: str = "webhook") -> Outcome:
-    """A provider's JSON events: all validated first (every bad one named), then applied."""
+    """A provider's JSON events: all validated first (the first bad one named), then applied
+    together (all or nothing)."""
     if not isinstance(events, list):
         raise BounceError("events", "must be a list")
     notices = [parse_event(event, i) for i, event in enumerate(events)]

@@ -335,6 +335,35 @@ def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> int
     return queued
 
 
+def create_campaign(
+    *,
+    name: str,
+    template_id: int,
+    segment_id: int,
+    offer_id: int | None = None,
+    scheduled_at: dt.datetime | None = None,
+    per_minute: int | None = None,
+    attribution_days: int = 7,
+    actor=None,
+    channel: str = AuditEntry.Channel.API,
+) -> Campaign:
+    """A draft campaign (audited)."""
+    from guanxi.core.services import record_audit
+
+    campaign = Campaign.objects.create(
+        name=name.strip()[:200] or "Campaign",
+        template_id=template_id,
+        segment_id=segment_id,
+        offer_id=offer_id,
+        scheduled_at=scheduled_at,
+        per_minute=per_minute,
+        attribution_days=attribution_days,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    record_audit(campaign, action=AuditEntry.Action.CREATE, actor=actor, channel=channel)
+    return campaign
+
+
 def start_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> int | None:
     """Send a draft: queue it now, or — when its send time is still ahead — mark it scheduled
     (the worker queues it then). Returns how many were queued, or None when scheduled."""
