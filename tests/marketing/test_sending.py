@@ -251,3 +251,28 @@ def test_a_campaign_with_a_future_send_time_is_scheduled_not_queued(campaign):
     assert campaign.status == Campaign.Status.SCHEDULED
     assert not Delivery.objects.exists()
     assert services.start_campaign(campaign, now=NOON_UTC + dt.timedelta(days=1, minutes=1)) == 1
+
+
+def test_a_throttled_campaign_sends_at_most_per_minute_and_lets_others_pass(smtp_sink, campaign):
+    for name in ("Ann", "Bob", "Cy", "Dee", "Eve"):
+        person(name)
+    campaign.per_minute = 2
+    campaign.save()
+    services.queue_campaign(campaign, now=NOON_UTC)
+    receipt = EmailTemplate.objects.create(
+        name="Receipt", purpose=Purpose.TRANSACTIONAL, subject_en="Receipt", body_en="Thanks"
+    )
+    services.queue_delivery(
+        key="receipt:1", customer=person("Fay"), template=receipt, due_at=NOON_UTC
+    )
+
+    first = services.send_due(now=NOON_UTC)
+    assert first.sent == 3  # two of the campaign, and the receipt that is not throttled
+    assert services.send_due(now=NOON_UTC + dt.timedelta(seconds=30)).sent == 0
+    assert services.throttle_budgets(NOON_UTC + dt.timedelta(seconds=30)) == {campaign.pk: 0}
+    assert services.send_due(now=NOON_UTC + dt.timedelta(seconds=61)).sent == 2
+    assert services.send_due(now=NOON_UTC + dt.timedelta(seconds=122)).sent == 1
+    assert len(smtp_sink.messages) == 6
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT
+    assert services.campaign_results(campaign)["sent"] == 5

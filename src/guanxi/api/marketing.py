@@ -258,6 +258,23 @@ def issue_coupon(request, offer_id: int, payload: IssueIn):
     return Status(201, coupon)
 
 
+# Registered before /coupons/{code}: Django would route "redeem" to the code lookup.
+@router.post(
+    "/coupons/redeem",
+    response={200: list[UseOut], 422: ErrorsOut},
+    summary="Record the codes an order carried (idempotent per code and order)",
+)
+def redeem(request, payload: RedeemIn):
+    require_write(request)
+    from guanxi.commerce import services as commerce_services
+
+    order = commerce_services.order_for(payload.order_source, payload.order_external_id)
+    if order is None:
+        return _error("order_external_id", "no such order for this source")
+    uses = coupons.redeem_codes(order, payload.codes)
+    return [{"code": use.coupon.code, "outcome": use.outcome} for use in uses]
+
+
 @router.get(
     "/coupons/{code}",
     response={200: CheckOut, 404: ErrorsOut},
@@ -274,22 +291,6 @@ def check_coupon(request, code: str, customer_id: int | None = None, total: Deci
         "outcome": outcome,
         "offer": coupon.offer,
     }
-
-
-@router.post(
-    "/coupons/redeem",
-    response={200: list[UseOut], 422: ErrorsOut},
-    summary="Record the codes an order carried (idempotent per code and order)",
-)
-def redeem(request, payload: RedeemIn):
-    require_write(request)
-    from guanxi.commerce import services as commerce_services
-
-    order = commerce_services.order_for(payload.order_source, payload.order_external_id)
-    if order is None:
-        return _error("order_external_id", "no such order for this source")
-    uses = coupons.redeem_codes(order, payload.codes)
-    return [{"code": use.coupon.code, "outcome": use.outcome} for use in uses]
 
 
 # -- bounces ---------------------------------------------------------------------------------------

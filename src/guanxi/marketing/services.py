@@ -603,7 +603,7 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
             _hold(delivery, Delivery.State.DEFERRED, reason, due_at=due)
             report.count("deferred", reason)
             continue
-        _hand_out_coupon(delivery, customer)
+        _hand_out_coupon(delivery, customer, now)
         delivery.message_id = delivery.message_id or message_id_for(delivery)
         delivery.attempts += 1
         delivery.save(update_fields=["email", "message_id", "attempts"])  # committed: in flight
@@ -629,7 +629,7 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
         report.count("sent")
 
 
-def _hand_out_coupon(delivery: Delivery, customer: Customer) -> None:
+def _hand_out_coupon(delivery: Delivery, customer: Customer, now: dt.datetime) -> None:
     """A campaign or flow with an offer gives each recipient their own code, issued once per
     delivery (a re-send after a crash carries the same code): ``{{ coupon_code }}``,
     ``{{ coupon_value }}``, ``{{ coupon_expires }}``."""
@@ -645,7 +645,7 @@ def _hand_out_coupon(delivery: Delivery, customer: Customer) -> None:
         return
     if offer is None or not offer.active:
         return
-    coupon = coupons.issue(offer, customer, source=source, source_key=delivery.key)
+    coupon = coupons.issue(offer, customer, source=source, source_key=delivery.key, now=now)
     delivery.context = {
         **delivery.context,
         "coupon_code": coupon.code,
