@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import re
@@ -202,9 +203,16 @@ def render(template: EmailTemplate, customer: Customer, context: dict) -> tuple[
     ctx = Context(context)
     return (
         "zh-hans" if chinese else "en",
-        " ".join(ENGINE.from_string(subject).render(ctx).split()),
-        ENGINE.from_string(body).render(ctx),
+        " ".join(_compiled(subject).render(ctx).split()),
+        _compiled(body).render(ctx),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str):
+    """A template's text compiled once per process (a campaign renders the same text for every
+    recipient); keyed by the text itself, so an edited template is compiled afresh."""
+    return ENGINE.from_string(text)
 
 
 def template_syntax_error(text: str) -> str:
