@@ -232,7 +232,13 @@ def preview(template: EmailTemplate, customer: Customer | None = None) -> dict:
     out = {}
     for language in ("en", "zh-hans"):
         customer.language = "zh-hans" if language == "zh-hans" else "en"
-        _lang, subject, body = render(template, customer, template_context(customer, None))
+        sample = {  # what a campaign or flow with a coupon offer fills in per recipient
+            "coupon_code": "GX-SAMP-LE42",
+            "coupon_value": "10 %",
+            "coupon_expires": f"{timezone.localdate() + dt.timedelta(days=30):%Y-%m-%d}",
+        }
+        context = template_context(customer, None, sample)
+        _lang, subject, body = render(template, customer, context)
         out[language] = {"subject": subject, "body": body}
     return out
 
