@@ -138,8 +138,19 @@ def refresh_analytics(
         log.exception("analytics run %s failed", run.pk)
         raise
     _finish(run, steps, started)
+    _analyze_outputs()
     run_finished.send(sender=AnalyticsRun, run=run)
     return run
+
+
+def _analyze_outputs() -> None:
+    """Fresh planner statistics for the tables a run just filled and the store tables it read
+    (segments query both; a refresh usually follows a large import)."""
+    from guanxi.commerce.importers import analyze_store_tables
+    from guanxi.core.bulk import analyze
+
+    analyze(CustomerScore, CategoryAffinity, PeriodicPattern)
+    analyze_store_tables()
 
 
 def _finish(run: AnalyticsRun, steps: dict[str, float], started: float) -> None:
