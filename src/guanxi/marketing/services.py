@@ -549,10 +549,12 @@ def _hold(delivery: Delivery, state: str, reason: str, due_at=None, error="") ->
     if due_at is not None:
         delivery.due_at = due_at
     delivery.error = error[:500]
-    delivery.save(update_fields=["state", "reason", "due_at", "error"])
+    delivery.save(update_fields=["state", "reason", "due_at", "error", "attempts"])
 
 
-def _decide(delivery: Delivery, customer: Customer, now: dt.datetime) -> tuple[str, str, object]:
+def _decide(
+    delivery: Delivery, customer: Customer, now: dt.datetime, caps: _CapBook | None = None
+) -> tuple[str, str, object]:
     """('send'|'skip'|'defer', reason, due) for a claimed delivery, by the documented rules."""
     if delivery.campaign_id and delivery.campaign.status == Campaign.Status.CANCELLED:
         return "skip", Delivery.Reason.CANCELLED, None
@@ -569,7 +571,7 @@ def _decide(delivery: Delivery, customer: Customer, now: dt.datetime) -> tuple[s
         wake = quiet_until(now, customer.time_zone)
         if wake is not None:
             return "defer", Delivery.Reason.QUIET_HOURS, wake
-        free = cap_until(customer.pk, now)
+        free = caps.until(customer.pk, now) if caps else cap_until(customer.pk, now)
         if free is not None:
             if cap_policy() == "drop":
                 return "skip", Delivery.Reason.FREQUENCY_CAP, None
@@ -599,16 +601,64 @@ def send_due(
     return report
 
 
-def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendReport) -> None:
-    deliveries = Delivery.objects.filter(pk__in=ids).select_related(
-        "customer", "template", "campaign"
+def _usable_emails(customer_ids) -> dict[int, str]:
+    """``usable_email`` for many customers in one query (primary first, then the oldest)."""
+    found: dict[int, str] = {}
+    rows = (
+        ContactPoint.objects.filter(
+            customer_id__in=list(customer_ids),
+            kind=ContactPoint.Kind.EMAIL,
+            validity__in=[ContactPoint.Validity.VALID, ContactPoint.Validity.UNVERIFIED],
+        )
+        .order_by("customer_id", "-is_primary", "id")
+        .values_list("customer_id", "value")
     )
+    for customer_id, value in rows:
+        found.setdefault(customer_id, value)
+    return found
+
+
+class _CapBook:
+    """The frequency cap for one batch: the recent marketing sends of the batch's customers,
+    read in one query, and every send of the batch added as it happens — the same answers as
+    ``cap_until`` asked row by row."""
+
+    def __init__(self, customer_ids, now: dt.datetime):
+        self.limit, self.window = frequency_cap()
+        self.sent: dict[int, list[dt.datetime]] = {}
+        rows = Delivery.objects.filter(
+            customer_id__in=list(customer_ids),
+            purpose=Purpose.MARKETING,
+            state__in=[Delivery.State.SENT, Delivery.State.SENDING],
+            sent_at__gt=now - self.window,
+        ).values_list("customer_id", "sent_at")
+        for customer_id, sent_at in rows:
+            self.sent.setdefault(customer_id, []).append(sent_at)
+
+    def until(self, customer_id: int, now: dt.datetime) -> dt.datetime | None:
+        recent = [t for t in self.sent.get(customer_id, []) if t > now - self.window]
+        if len(recent) < self.limit:
+            return None
+        return sorted(recent, reverse=True)[self.limit - 1] + self.window
+
+    def record(self, customer_id: int, now: dt.datetime) -> None:
+        self.sent.setdefault(customer_id, []).append(now)
+
+
+def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendReport) -> None:
+    deliveries = list(
+        Delivery.objects.filter(pk__in=ids)
+        .select_related("customer", "template", "campaign")
+        .order_by("due_at", "id")
+    )
+    emails = _usable_emails({d.customer_id for d in deliveries if not d.email})
+    caps = _CapBook({d.customer_id for d in deliveries if d.purpose == Purpose.MARKETING}, now)
     opened = False
-    for delivery in deliveries.order_by("due_at", "id"):
+    for delivery in deliveries:
         customer = delivery.customer
         if not delivery.email:
-            delivery.email = usable_email(customer.pk)
-        action, reason, due = _decide(delivery, customer, now)
+            delivery.email = emails.get(customer.pk, "")
+        action, reason, due = _decide(delivery, customer, now, caps)
         if action == "skip":
             _hold(delivery, Delivery.State.SKIPPED, reason)
             report.count("skipped", reason)
@@ -618,9 +668,10 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
             report.count("deferred", reason)
             continue
         _hand_out_coupon(delivery, customer, now)
+        # The row has been 'sending' since the claim committed; its Message-ID is derived from
+        # its key, so a re-send after a crash carries the same one without writing it first.
         delivery.message_id = delivery.message_id or message_id_for(delivery)
         delivery.attempts += 1
-        delivery.save(update_fields=["email", "message_id", "attempts"])  # committed: in flight
         try:
             if not opened:  # one SMTP session for the batch
                 connection.open()
@@ -639,7 +690,11 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
         delivery.state = Delivery.State.SENT
         delivery.reason = ""
         delivery.sent_at = now  # the batch's clock: the cap and quiet hours were judged at it
-        delivery.save(update_fields=["state", "reason", "sent_at"])
+        delivery.save(  # one commit per message, right after the hand-off
+            update_fields=["state", "reason", "sent_at", "email", "message_id", "attempts"]
+        )
+        if delivery.purpose == Purpose.MARKETING:
+            caps.record(customer.pk, now)
         report.count("sent")
 
 
