@@ -245,7 +245,11 @@ def evaluate(args) -> tuple[str, str]:
     workdir = Path(tempfile.mkdtemp(prefix="guanxi-bench-segments-"))
     try:
         if args.reuse_database:
-            env = {**os.environ, "DATABASE_URL": args.database_url, "GUANXI_DATA_DIR": str(workdir)}
+            env = {**os.environ, "GUANXI_DATA_DIR": args.data_dir or str(workdir)}
+            if args.database_url:
+                env["DATABASE_URL"] = args.database_url
+            else:
+                env.pop("DATABASE_URL", None)
             env.setdefault("SECRET_KEY", "bench-only")
             load_s = float("nan")
         else:
@@ -335,11 +339,13 @@ def main() -> None:
     parser.add_argument(
         "--reuse-database",
         action="store_true",
-        help="time the rules on the --database-url store an earlier run left (no reload)",
+        help="time the rules on the store an earlier run left (no reload): the PostgreSQL "
+        "database of --database-url, or the SQLite database in --data-dir",
     )
+    parser.add_argument("--data-dir", help="GUANXI_DATA_DIR of a SQLite store to reuse")
     args = parser.parse_args()
-    if args.reuse_database and not args.database_url:
-        parser.error("--reuse-database needs --database-url")
+    if args.reuse_database and not (args.database_url or args.data_dir):
+        parser.error("--reuse-database needs --database-url or --data-dir")
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if not parts <= {"eval", "send"}:
         parser.error("--parts takes eval, send or both")
