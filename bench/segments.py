@@ -215,7 +215,7 @@ def send_throughput(args) -> tuple[str, str]:
 
     database = "PostgreSQL" if args.database_url else "SQLite"
     rows = [
-        ("guanxi marketing send (rules + state before/after each hand-off)", ours_n, ours_s),
+        ("guanxi marketing send (rules, state committed per message)", ours_n, ours_s),
         ("Django send_messages, pre-rendered, one connection (no bookkeeping)", django_n, django_s),
         ("smtplib loop, pre-built messages (the wire)", raw_n, raw_s),
     ]
