@@ -1,8 +1,13 @@
 """Benchmark: association-rule mining vs mlxtend and vs one plain DuckDB query; offline quality
 of the recommendations on a time split vs most-popular; latency of the three endpoints.
 
-    PYTHONPATH=src python bench/recommend.py [--customers 100000] [--skip-latency]
-        [--url http://127.0.0.1:8041 --token TOKEN --rate 300 --seconds 20]
+    PYTHONPATH=src python bench/recommend.py [--customers 100000] [--parts mining,quality,latency]
+        [--rate 50,100,200,300,600 --seconds 20] [--latency-customers 3000]
+        [--database-url postgres://…/bench_recommend] [--url http://… --token TOKEN]
+
+The latency part simulates a store into a fresh database (SQLite in a temporary directory, or
+``--database-url``), refreshes it, serves it with gunicorn and loads it; ``--url`` measures a
+server that is already running instead.
 
 Writes bench/results/recommend.md. The machine is shared (2 cores) with other engineers.
 """
@@ -12,9 +17,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
+import json
+import os
+import shutil
 import statistics
+import subprocess
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +35,7 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from guanxi.analytics import recommend  # noqa: E402
 from guanxi.analytics.rules import association_rules  # noqa: E402
@@ -150,91 +160,150 @@ def quality(lines: pa.Table, cut, label: str, customer="customer_id", basket="or
     return [(label, q) for q in recommend.evaluate(train, test, rules=rules)]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (a gunicorn master and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(x) for x in children.read_text().split()]
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def latency(
-    url: str, token: str, rate: float, seconds: float, paths: list[str], customers, products
-) -> dict:
+    url: str, token: str, rate: float, seconds: float, paths: list[str], customers, products,
+    server_pid: int | None = None,
+) -> dict:  # fmt: skip
+    """Open-loop load at ``rate`` over the three endpoints (see ``_load.py``)."""
     import random
 
+    from _load import run_load
+
     rng = random.Random(1)
-    host, port = url.split("//")[1].split(":")
-    results = {p.split("/")[3] if "products" in p else p.rsplit("/", 1)[1]: [] for p in paths}
-    results = {("related" if k == "products" else k): v for k, v in results.items()}
-    errors = [0]
-    threads = 16
-    # Warm up every worker (imports, URL resolvers, connections), not measured.
-    warm = http.client.HTTPConnection(host, int(port), timeout=10)
-    for i in range(60):
-        path = paths[i % len(paths)].replace("{product}", str(products[0]))
-        warm.request(
-            "GET",
-            path.replace("{customer}", str(customers[0])),
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        warm.getresponse().read()
-    interval = threads / rate
-    start = time.perf_counter() + 0.5
 
-    def worker(k):
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        n = 0
-        while True:
-            due = start + (k + n * threads) / rate
-            if due - start > seconds:
-                break
-            now = time.perf_counter()
-            if due > now:
-                time.sleep(due - now)
-            path = paths[(k + n) % len(paths)]
-            key = path.split("/")[3] if "products" in path else path.rsplit("/", 1)[1]
-            path = path.replace("{product}", str(rng.choice(products))).replace(
-                "{customer}", str(rng.choice(customers))
+    def key_of(path: str) -> str:
+        return "related" if "/products/" in path else path.rsplit("/", 1)[1]
+
+    def next_request(i: int) -> tuple[str, str]:
+        path = paths[i % len(paths)]
+        return key_of(path), path.replace("{product}", str(rng.choice(products))).replace(
+            "{customer}", str(rng.choice(customers))
+        )
+
+    headers = {"Authorization": f"Bearer {token}"}
+    # Warm up every worker (imports, URL resolvers, connections, the token cache): not measured.
+    run_load(url, 60, 2, next_request, headers)
+    load = os.getloadavg()[0]
+    cpu = _cpu_seconds(server_pid) if server_pid else None
+    out = run_load(url, rate, seconds, next_request, headers)
+    n = sum(len(v) for v in out["latencies"].values())
+    result = {
+        "load": load,
+        "errors": out["errors"],
+        "retried": out["retried"],
+        "client_ms": 1000 * out["client_cpu_s"] / n,
+        "server_ms": 1000 * (_cpu_seconds(server_pid) - cpu) / n if server_pid else None,
+        "endpoints": {},
+    }
+    for key in dict.fromkeys(key_of(p) for p in paths):
+        values = sorted(out["latencies"].get(key, []))
+        if values:
+            result["endpoints"][key] = (
+                len(values),
+                1000 * statistics.median(values),
+                1000 * values[int(0.99 * (len(values) - 1))],
             )
-            try:
-                conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-                resp = conn.getresponse()
-                resp.read()
-                if resp.status != 200:
-                    errors[0] += 1
-            except Exception:
-                errors[0] += 1
-                conn = http.client.HTTPConnection(host, int(port), timeout=10)
-            # Latency from the scheduled send time (no coordinated omission).
-            results["related" if key == "products" else key].append(time.perf_counter() - due)
-            n += 1
+    return result
 
-    del interval
-    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    out = {}
-    for key, values in results.items():
-        values.sort()
-        out[key] = (
-            len(values),
-            1000 * statistics.median(values),
-            1000 * values[int(0.99 * (len(values) - 1))],
+
+class Server:
+    """A simulated store served by gunicorn, as in production (or the one at ``--url``)."""
+
+    def __init__(self, args):
+        self.args, self.proc, self.workdir = args, None, None
+        if args.url:
+            self.url, self.token = args.url, args.token
+            self.customers = _id_range(args.customer_ids)
+            self.products = _id_range(args.product_ids)
+            self.label = f"the server at {args.url}"
+            return
+        from _db import fresh_database, guanxi
+
+        self.workdir = Path(tempfile.mkdtemp(prefix="guanxi-bench-recommend-"))
+        env = fresh_database(args.database_url, self.workdir)
+        n = args.latency_customers
+        print(f"latency: simulating {n:,} customers and refreshing…", flush=True)
+        guanxi("migrate", "-v", "0", env=env)
+        guanxi("simulate", "--customers", str(n), "--seed", "42", env=env)
+        guanxi("analytics", "refresh", env=env)
+        self.token = guanxi("create_api_token", "bench", "--read-only", env=env).stdout.split()[0]
+        ids = guanxi(
+            "shell",
+            "-c",
+            "from guanxi.commerce.models import Product; from guanxi.customers.models import "
+            "Customer; print(list(Customer.objects.values_list('id', flat=True))); "
+            "print(list(Product.objects.values_list('id', flat=True)))",
+            env=env,
+        ).stdout.splitlines()
+        self.customers, self.products = json.loads(ids[-2]), json.loads(ids[-1])
+        port = args.port
+        self.url = f"http://127.0.0.1:{port}"
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        workers, threads = args.workers, args.threads
+        self.proc = subprocess.Popen(
+            [gunicorn, "guanxi.wsgi", "-w", str(workers), "--threads", str(threads),
+             "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+            env=env,
+        )  # fmt: skip
+        for _ in range(200):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        db = "PostgreSQL" if args.database_url else "SQLite"
+        self.label = (
+            f"gunicorn ({workers} workers × {threads} threads, `server` extra) on a {db} "
+            f"store of {n:,} simulated customers and {len(self.products):,} products"
         )
-    out["errors"] = errors[0]
-    return out
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--quality-customers", type=int, default=20_000)
-    ap.add_argument("--url", default="http://127.0.0.1:8041")
-    ap.add_argument("--token", default="")
+    ap.add_argument(
+        "--url", default="", help="measure this server (default: simulate a store and serve it)"
+    )
+    ap.add_argument("--token", default="", help="bearer token for --url")
+    ap.add_argument("--latency-customers", type=int, default=3000)
+    ap.add_argument("--database-url", default="", help="PostgreSQL for the served store")
+    ap.add_argument("--port", type=int, default=8041)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4)
     ap.add_argument(
         "--paths",
         default="/api/v1/products/{product}/related,/api/v1/customers/{customer}/recommendations,"
         "/api/v1/customers/{customer}/home",
     )
-    ap.add_argument("--customer-ids", default="1:3000", help="range of ids to draw from")
-    ap.add_argument("--product-ids", default="1:300", help="range of ids to draw from")
+    ap.add_argument("--customer-ids", default="1:3000", help="with --url: ids to draw from")
+    ap.add_argument("--product-ids", default="1:300", help="with --url: ids to draw from")
     ap.add_argument("--parts", default="mining,quality,latency")
-    ap.add_argument("--rate", default="300", help="requests/s, or a comma-separated list")
+    ap.add_argument("--rate", default="50,100,200,300,600", help="requests/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -253,7 +322,7 @@ def main() -> None:
         sections["mining"] = mining_section(args, stamp)
     if "quality" in parts:
         sections["quality"] = quality_section(args, stamp)
-    if "latency" in parts and args.token:
+    if "latency" in parts:
         sections["latency"] = latency_section(args, stamp)
     out = ROOT / "bench" / "results" / "recommend.md"
     old = _old_sections(out)
@@ -377,36 +446,57 @@ def _id_range(text: str) -> list[int]:
 
 
 def latency_section(args, stamp: str) -> list[str]:
-    md = []
-    for rate in sorted({float(r) for r in str(args.rate).split(",")}):
-        lat = latency(
-            args.url,
-            args.token,
-            rate,
-            args.seconds,
-            args.paths.split(","),
-            _id_range(args.customer_ids),
-            _id_range(args.product_ids),
-        )
-        print(rate, lat, flush=True)
-        errors = lat.pop("errors")
-        md += [
-            f"| {rate:.0f} req/s | {key} | {n:,} | {p50:.1f} ms | {p99:.1f} ms | {errors} |"
-            for key, (n, p50, p99) in lat.items()
-        ]
+    server = Server(args)
+    md, summary = [], []
+    try:
+        pid = server.proc.pid if server.proc else None
+        for rate in sorted({float(r) for r in str(args.rate).split(",")}):
+            lat = latency(
+                server.url,
+                server.token,
+                rate,
+                args.seconds,
+                args.paths.split(","),
+                server.customers,
+                server.products,
+                server_pid=pid,
+            )
+            print(rate, lat, flush=True)
+            md += [
+                f"| {rate:.0f} req/s | {key} | {n:,} | {p50:.1f} ms | {p99:.1f} ms "
+                f"| {lat['errors']} |"
+                for key, (n, p50, p99) in lat["endpoints"].items()
+            ]
+            server_ms = "–" if lat["server_ms"] is None else f"{lat['server_ms']:.2f} ms"
+            summary.append(
+                f"| {rate:.0f} req/s | {lat['load']:.2f} | {server_ms} | {lat['client_ms']:.2f} ms "
+                f"| {lat['retried']} |"
+            )
+    finally:
+        server.close()
     return [
         "## Endpoint latency under load",
         "",
         f"Run {stamp}. Open-loop load for {args.seconds:.0f} s per rate, spread evenly over the "
-        "three endpoints with random customers and products (16 client threads with "
-        "keep-alive; latency measured from the scheduled send time, so a stalled server is "
-        "charged for the queue). gunicorn (2 workers × 4 threads, `server` extra) on the "
-        "demo's SQLite database (3,000 customers), the Python load generator on the same 2 "
-        "shared cores.",
+        "three endpoints with random customers and products (`bench/_load.py`: one asyncio "
+        "thread, keep-alive connections opened as needed; latency measured from each request's "
+        "scheduled send time, so a stalled server is charged for the queue that builds). "
+        f"{server.label[0].upper()}{server.label[1:]}; the load generator on the same 2 shared "
+        "cores.",
         "",
         "| rate | endpoint | requests | p50 | p99 | errors (all endpoints) |",
         "|---|---|---:|---:|---:|---:|",
         *md,
+        "",
+        "Machine and cost per request at each rate (load average: the 1-minute figure when the "
+        "rate started, other engineers' work included; CPU: user + system seconds of the "
+        "gunicorn processes and of the load generator over the run, per request; resent: "
+        "requests sent again because the server had just closed a kept-alive connection, as "
+        "any HTTP client does).",
+        "",
+        "| rate | load average | server CPU / request | load generator CPU / request | resent |",
+        "|---|---:|---:|---:|---:|",
+        *summary,
         "",
     ]
 
