@@ -23,6 +23,16 @@ def store_run(db, monkeypatch):
     return services.refresh_analytics(as_of=DEFAULT_END)
 
 
+@pytest.fixture
+def larger_store_run(db, monkeypatch):
+    """5,000 customers: enough laptop buyers (about 130) for the planted sequence chain to
+    stand out from what their taste clusters buy and browse anyway (1,500 customers give about
+    40, and the camera then comes second to fourth)."""
+    monkeypatch.setattr(services, "_clv_scores", lambda *a, **k: None)
+    load_store(generate_store(customers=5000, seed=5), progress=False)
+    return services.refresh_analytics(as_of=DEFAULT_END)
+
+
 def _webshop(sku):
     return Product.objects.get(sku=sku, source="webshop")
 
@@ -50,11 +60,12 @@ def test_planted_basket_chain_is_recovered_as_rules(store_run):
     assert "baskets" in related.items[0].explanation
 
 
-def test_planted_sequence_chain_is_recovered_across_baskets(store_run):
+def test_planted_sequence_chain_is_recovered_across_baskets(larger_store_run):
     """Laptop → camera / home theatre were never in one basket: the collaborative filter links
     them, and laptop buyers without a camera are offered one far more often than others."""
     laptop, camera = _webshop(cat.LAPTOP), _webshop(cat.CAMERA)
     theatre = _webshop(cat.HOME_THEATRE)
+    store_run = larger_store_run
     assert not ProductRule.objects.filter(
         run=store_run, antecedent_product=laptop, consequent_product=camera
     ).exists()

@@ -46,7 +46,7 @@ def rule_params() -> dict:
 
 
 def recommender_params() -> recommend.Params:
-    model = getattr(settings, "GUANXI_RECOMMENDER", "item_item") or "item_item"
+    model = getattr(settings, "GUANXI_RECOMMENDER", "ease") or "ease"
     return recommend.Params(model=model)
 
 
