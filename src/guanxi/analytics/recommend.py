@@ -412,12 +412,19 @@ class Quality:
 
 
 def evaluate(
-    train: pa.Table, test: pa.Table, *, k: int = 10, params: Params | None = None, rules=None
+    train: pa.Table,
+    test: pa.Table,
+    *,
+    k: int = 10,
+    params: Params | None = None,
+    rules=None,
+    models: dict[str, Params] | None = None,
 ) -> list[Quality]:
     """recall@k / precision@k on a time split: fit on ``train`` (customer_id, product_id,
     weight; weight 1 = purchase), score against the products each customer bought in ``test``
-    that they had not bought in ``train``. Methods: most popular (baseline), item-item, ALS,
-    and each model blended with ``rules`` (the served ranking)."""
+    that they had not bought in ``train``. Methods: most popular (baseline), then each of
+    ``models`` (label → parameters; default: every model of :data:`MODELS` with ``params``),
+    alone and blended with ``rules`` (the served ranking)."""
     params = params or Params()
     matrix = build_matrix(train)
     test_m = build_matrix(test, matrix.customers, matrix.products).m
@@ -457,8 +464,10 @@ def evaluate(
         per_user.append(np.array([c for c in pop_cols if c not in own][:k]))
     score("most popular", per_user)
 
-    for name in MODELS:
-        model = make_model(dataclasses.replace(params, model=name)).fit(matrix.m)
+    if models is None:
+        models = {name: dataclasses.replace(params, model=name) for name in MODELS}
+    for name, model_params in models.items():
+        model = make_model(model_params).fit(matrix.m)
         for label, rm in ((name, None), (f"{name} + rules", rmat)):
             if label.endswith("rules") and rm is None:
                 continue
@@ -469,7 +478,7 @@ def evaluate(
                 excluded=purchases_only,
                 available=available,
                 n=k,
-                rule_weight=params.rule_weight,
+                rule_weight=model_params.rule_weight,
                 row_ids=users,
             )
             per_user = _split(ranked, users)

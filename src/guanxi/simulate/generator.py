@@ -1265,10 +1265,13 @@ def generate_store(
     seed: int = 0,
     months: int = 24,
     end: dt.date = DEFAULT_END,
+    taste: bool = True,
 ) -> SimulatedStore:
     """Simulate ``customers`` webshop customers buying for ``months`` months up to ``end``.
 
-    Pure and deterministic: the same arguments give identical tables and truth.
+    Pure and deterministic: the same arguments give identical tables and truth. ``taste=False``
+    leaves out the taste clusters (every pick by store-wide popularity inside the persona's
+    categories, as before they existed): for measuring what the clusters change.
     """
     if customers < 1:
         raise ValueError("customers must be at least 1")
@@ -1281,8 +1284,8 @@ def generate_store(
     people = _build_people(rng, seed, customers, clock)
     # Taste draws come from a second generator seeded from the same seed: every draw of the
     # main one (order times, basket sizes, which category…) stays what it was without taste.
-    taste = _build_taste(np.random.default_rng([abs(seed), 1]), catalogue, people.persona)
-    people.taste = taste.cluster
+    tastes = _build_taste(np.random.default_rng([abs(seed), 1]), catalogue, people.persona)
+    people.taste = tastes.cluster if taste else np.full(people.n, -1)
     n = people.n
     business = people.ctype > 0
     everyone = np.arange(n)
@@ -1434,8 +1437,10 @@ def generate_store(
             "brand_loyalty": BRAND_LOYALTY,
             "favourite_brands": FAVOURITE_BRANDS,
             "price_width": PRICE_WIDTH,
-            "clusters": taste.clusters,
-        },
+            "clusters": tastes.clusters,
+        }
+        if taste
+        else None,
         "duplicates": dup_truth,
         "review_ring": {
             "accounts": [ids[i] for i in ring],
