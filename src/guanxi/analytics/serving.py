@@ -20,7 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import get_language, gettext
 
 from guanxi.analytics.models import (
     AnalyticsRun,
@@ -30,6 +30,19 @@ from guanxi.analytics.models import (
 )
 from guanxi.commerce.models import Category, Product
 from guanxi.customers.models import Customer
+
+_translated: dict[tuple[str | None, str], str] = {}
+
+
+def _(message: str) -> str:
+    """``gettext``, remembered per language: every item of every request repeats one of the same
+    few sentences, and looking each up again was a tenth of a request's time."""
+    key = (get_language(), message)
+    text = _translated.get(key)
+    if text is None:
+        text = _translated[key] = gettext(message)
+    return text
+
 
 REASONS = (
     "bought_together",
