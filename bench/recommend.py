@@ -331,10 +331,11 @@ def main() -> None:
     head = [
         "# Recommendations benchmark",
         "",
-        "Measured on the shared 2-core development machine while other engineers' test suites, "
-        "Spark jobs and a large simulation were running (load average 6–9): every timing here "
-        "is noisy and pessimistic. `PYTHONPATH=src python bench/recommend.py` reruns it "
-        "(`--parts mining,quality,latency`; a part not rerun keeps its section).",
+        "Measured on the shared 2-core development machine while other engineers' work runs "
+        "on it (the latency tables give the load average at each rate): every timing here is "
+        "noisy and pessimistic. `PYTHONPATH=src python bench/recommend.py` reruns it "
+        "(`--parts mining,quality,latency`, `--database-url` for the PostgreSQL latency; a "
+        "part not rerun keeps its section).",
         "",
     ]
     sections: dict[str, list[str]] = {}
@@ -344,11 +345,12 @@ def main() -> None:
     if "quality" in parts:
         sections["quality"] = quality_section(args, stamp)
     if "latency" in parts:
-        sections["latency"] = latency_section(args, stamp)
+        key = "latency_pg" if args.database_url and not args.url else "latency"
+        sections[key] = latency_section(args, stamp, TITLES[key])
     out = ROOT / "bench" / "results" / "recommend.md"
     old = _old_sections(out)
     md = list(head)
-    for name in ("mining", "quality", "latency"):
+    for name in TITLES:
         md += sections.get(name) or old.get(name) or []
     for name, lines in old.items():
         if name not in TITLES:
@@ -360,7 +362,8 @@ def main() -> None:
 TITLES = {
     "mining": "## Rule mining",
     "quality": "## Offline quality",
-    "latency": "## Endpoint latency",
+    "latency": "## Endpoint latency under load",
+    "latency_pg": "## Endpoint latency on PostgreSQL",
 }
 
 
@@ -524,7 +527,7 @@ def _id_range(text: str) -> list[int]:
     return list(range(low, high + 1))
 
 
-def latency_section(args, stamp: str) -> list[str]:
+def latency_section(args, stamp: str, title: str) -> list[str]:
     server = Server(args)
     md, summary = [], []
     try:
@@ -554,7 +557,7 @@ def latency_section(args, stamp: str) -> list[str]:
     finally:
         server.close()
     return [
-        "## Endpoint latency under load",
+        title,
         "",
         f"Run {stamp}. Open-loop load for {args.seconds:.0f} s per rate, spread evenly over the "
         "three endpoints with random customers and products (`bench/_load.py`: one asyncio "
