@@ -20,6 +20,7 @@ class _Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer = reader, writer
         self.closed = False  # the server said "Connection: close"
+        self.idle_since = 0.0
 
     async def get(self, raw: bytes) -> int:
         self.writer.write(raw)
@@ -48,6 +49,7 @@ async def _run(
     next_request: Callable[[int], tuple[str, str]],
     headers: dict[str, str],
     max_connections: int,
+    idle_timeout: float,
 ) -> dict:
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     idle: list[_Conn] = []
@@ -61,8 +63,13 @@ async def _run(
     start = loop.time() + 0.2
 
     async def connection() -> _Conn:
-        if idle:
-            return idle.pop()
+        while idle:
+            conn = idle.pop()
+            if loop.time() - conn.idle_since < idle_timeout:
+                return conn
+            # Idle longer than the server keeps it: like a pooled HTTP client, drop it.
+            conn.writer.close()
+            opened[0] -= 1
         if opened[0] < max_connections:
             opened[0] += 1
             try:
@@ -76,6 +83,7 @@ async def _run(
         return await waiter
 
     def hand_over(conn: _Conn) -> None:
+        conn.idle_since = loop.time()
         while waiters:
             waiter = waiters.pop(0)
             if not waiter.done():
@@ -163,15 +171,26 @@ def run_load(
     next_request: Callable[[int], tuple[str, str]],
     headers: dict[str, str] | None = None,
     max_connections: int = 64,
+    idle_timeout: float = 1.5,
 ) -> dict:
     """``rate`` requests a second for ``seconds`` against ``url`` (``http://host:port``);
     ``next_request(i)`` gives the i-th request's (label, path). Returns latencies (seconds) by
     label, the error count (and kinds), requests sent again on a fresh connection, connections
-    opened and the generator's own CPU seconds."""
+    opened and the generator's own CPU seconds. A connection idle for ``idle_timeout`` seconds
+    is not reused (gunicorn closes kept-alive connections after 2 s)."""
     host, port = url.split("//", 1)[1].rstrip("/").split(":")
     cpu = time.process_time()
     out = asyncio.run(
-        _run(host, int(port), rate, seconds, next_request, headers or {}, max_connections)
+        _run(
+            host,
+            int(port),
+            rate,
+            seconds,
+            next_request,
+            headers or {},
+            max_connections,
+            idle_timeout,
+        )
     )
     out["client_cpu_s"] = time.process_time() - cpu
     return out

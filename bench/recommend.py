@@ -228,6 +228,7 @@ def latency(
     result = {
         "load": load,
         "errors": out["errors"],
+        "error_kinds": out["error_kinds"],
         "retried": out["retried"],
         "client_ms": 1000 * out["client_cpu_s"] / n,
         "server_ms": 1000 * (_cpu_seconds(server_pid) - cpu) / n if server_pid else None,
@@ -550,9 +551,10 @@ def latency_section(args, stamp: str, title: str) -> list[str]:
                 for key, (n, p50, p99) in lat["endpoints"].items()
             ]
             server_ms = "–" if lat["server_ms"] is None else f"{lat['server_ms']:.2f} ms"
+            kinds = ", ".join(f"{k} × {v}" for k, v in lat["error_kinds"].items()) or "–"
             summary.append(
                 f"| {rate:.0f} req/s | {lat['load']:.2f} | {server_ms} | {lat['client_ms']:.2f} ms "
-                f"| {lat['retried']} |"
+                f"| {lat['retried']} | {kinds} |"
             )
     finally:
         server.close()
@@ -574,10 +576,12 @@ def latency_section(args, stamp: str, title: str) -> list[str]:
         "rate started, other engineers' work included; CPU: user + system seconds of the "
         "gunicorn processes and of the load generator over the run, per request; resent: "
         "requests sent again because the server had just closed a kept-alive connection, as "
-        "any HTTP client does).",
+        "any HTTP client does; the generator also drops connections idle for 1.5 s, gunicorn "
+        "closing them after 2 s).",
         "",
-        "| rate | load average | server CPU / request | load generator CPU / request | resent |",
-        "|---|---:|---:|---:|---:|",
+        "| rate | load average | server CPU / request | load generator CPU / request | resent "
+        "| errors |",
+        "|---|---:|---:|---:|---:|---|",
         *summary,
         "",
     ]
