@@ -198,6 +198,13 @@ def _cpu_seconds(pid: int) -> float:
     return total / tick
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all processes, all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def latency(
     url: str, token: str, rate: float, seconds: float, paths: list[str], customers, products,
     server_pid: int | None = None,
@@ -223,15 +230,20 @@ def latency(
     run_load(url, 60, 2, next_request, headers)
     load = os.getloadavg()[0]
     cpu = _cpu_seconds(server_pid) if server_pid else None
+    busy, started = _machine_busy_seconds(), time.perf_counter()
     out = run_load(url, rate, seconds, next_request, headers)
+    busy, elapsed = _machine_busy_seconds() - busy, time.perf_counter() - started
     n = sum(len(v) for v in out["latencies"].values())
+    server_s = (_cpu_seconds(server_pid) - cpu) if server_pid else 0.0
     result = {
         "load": load,
         "errors": out["errors"],
         "error_kinds": out["error_kinds"],
         "retried": out["retried"],
         "client_ms": 1000 * out["client_cpu_s"] / n,
-        "server_ms": 1000 * (_cpu_seconds(server_pid) - cpu) / n if server_pid else None,
+        "server_ms": 1000 * server_s / n if server_pid else None,
+        # Cores kept busy by everything else on the machine meanwhile (other people's work).
+        "others_cores": max(busy - server_s - out["client_cpu_s"], 0.0) / elapsed,
         "endpoints": {},
     }
     for key in dict.fromkeys(key_of(p) for p in paths):
@@ -553,8 +565,8 @@ def latency_section(args, stamp: str, title: str) -> list[str]:
             server_ms = "–" if lat["server_ms"] is None else f"{lat['server_ms']:.2f} ms"
             kinds = ", ".join(f"{k} × {v}" for k, v in lat["error_kinds"].items()) or "–"
             summary.append(
-                f"| {rate:.0f} req/s | {lat['load']:.2f} | {server_ms} | {lat['client_ms']:.2f} ms "
-                f"| {lat['retried']} | {kinds} |"
+                f"| {rate:.0f} req/s | {lat['load']:.2f} | {lat['others_cores']:.2f} "
+                f"| {server_ms} | {lat['client_ms']:.2f} ms | {lat['retried']} | {kinds} |"
             )
     finally:
         server.close()
@@ -573,15 +585,16 @@ def latency_section(args, stamp: str, title: str) -> list[str]:
         *md,
         "",
         "Machine and cost per request at each rate (load average: the 1-minute figure when the "
-        "rate started, other engineers' work included; CPU: user + system seconds of the "
+        "rate started, other engineers' work included; others' CPU: cores kept busy meanwhile "
+        "by every other process on the machine, of 2; CPU: user + system seconds of the "
         "gunicorn processes and of the load generator over the run, per request; resent: "
         "requests sent again because the server had just closed a kept-alive connection, as "
         "any HTTP client does; the generator also drops connections idle for 1.5 s, gunicorn "
         "closing them after 2 s).",
         "",
-        "| rate | load average | server CPU / request | load generator CPU / request | resent "
-        "| errors |",
-        "|---|---:|---:|---:|---:|---|",
+        "| rate | load average | others' CPU (cores) | server CPU / request "
+        "| load generator CPU / request | resent | errors |",
+        "|---|---:|---:|---:|---:|---:|---|",
         *summary,
         "",
     ]
