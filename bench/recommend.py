@@ -339,6 +339,7 @@ def main() -> None:
     ap.add_argument("--parts", default="mining,quality,latency")
     ap.add_argument("--rate", default="50,100,200,300,600", help="requests/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--repeat", type=int, default=1, help="latency: run every rate this often")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     head = [
@@ -545,7 +546,9 @@ def latency_section(args, stamp: str, title: str) -> list[str]:
     md, summary = [], []
     try:
         pid = server.proc.pid if server.proc else None
-        for rate in sorted({float(r) for r in str(args.rate).split(",")}):
+        rates = sorted({float(r) for r in str(args.rate).split(",")})
+        for run, rate in ((run, rate) for run in range(1, args.repeat + 1) for rate in rates):
+            label = f"{rate:.0f} req/s" + (f" (run {run})" if args.repeat > 1 else "")
             lat = latency(
                 server.url,
                 server.token,
@@ -558,14 +561,13 @@ def latency_section(args, stamp: str, title: str) -> list[str]:
             )
             print(rate, lat, flush=True)
             md += [
-                f"| {rate:.0f} req/s | {key} | {n:,} | {p50:.1f} ms | {p99:.1f} ms "
-                f"| {lat['errors']} |"
+                f"| {label} | {key} | {n:,} | {p50:.1f} ms | {p99:.1f} ms | {lat['errors']} |"
                 for key, (n, p50, p99) in lat["endpoints"].items()
             ]
             server_ms = "–" if lat["server_ms"] is None else f"{lat['server_ms']:.2f} ms"
             kinds = ", ".join(f"{k} × {v}" for k, v in lat["error_kinds"].items()) or "–"
             summary.append(
-                f"| {rate:.0f} req/s | {lat['load']:.2f} | {lat['others_cores']:.2f} "
+                f"| {label} | {lat['load']:.2f} | {lat['others_cores']:.2f} "
                 f"| {server_ms} | {lat['client_ms']:.2f} ms | {lat['retried']} | {kinds} |"
             )
     finally:
@@ -573,7 +575,9 @@ def latency_section(args, stamp: str, title: str) -> list[str]:
     return [
         title,
         "",
-        f"Run {stamp}. Open-loop load for {args.seconds:.0f} s per rate, spread evenly over the "
+        f"Run {stamp}. Open-loop load for {args.seconds:.0f} s per rate"
+        + (f" (all rates in turn, {args.repeat} times)" if args.repeat > 1 else "")
+        + ", spread evenly over the "
         "three endpoints with random customers and products (`bench/_load.py`: one asyncio "
         "thread, keep-alive connections opened as needed; latency measured from each request's "
         "scheduled send time, so a stalled server is charged for the queue that builds). "
