@@ -125,6 +125,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
     DATABASES["default"]["TEST"] = {"NAME": get_from_env("GUANXI_TEST_SQLITE", None)}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The API's hot read paths prepare their few statements on the server (Django's own
+    # queries bind client-side and are never prepared). Off behind a pooler that cannot keep
+    # prepared statements (PgBouncer in transaction mode before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if get_from_env("GUANXI_PG_PREPARED_STATEMENTS", True, cast=bool) else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------
