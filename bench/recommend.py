@@ -280,8 +280,8 @@ class Server:
         if args.database_url:
             import psycopg
 
-            # Planner statistics for the freshly loaded tables, as autovacuum would have them a
-            # little later (without them PostgreSQL scans every order line for "owned").
+            # Planner statistics for every freshly loaded table (the refresh analyses the store
+            # tables too; without statistics PostgreSQL scans every order line for "owned").
             with psycopg.connect(args.database_url, autocommit=True) as con:
                 con.execute("ANALYZE")
         self.token = guanxi("create_api_token", "bench", "--read-only", env=env).stdout.split()[0]

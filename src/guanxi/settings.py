@@ -186,6 +186,13 @@ GUANXI_PUBLIC_URL = get_from_env("GUANXI_PUBLIC_URL", "http://127.0.0.1:8000")
 GUANXI_FREQUENCY_CAP = get_from_env("GUANXI_FREQUENCY_CAP", 3, cast=int)
 GUANXI_FREQUENCY_CAP_DAYS = get_from_env("GUANXI_FREQUENCY_CAP_DAYS", 7, cast=int)
 GUANXI_FREQUENCY_CAP_POLICY = get_from_env("GUANXI_FREQUENCY_CAP_POLICY", "defer")
+# Bounces and complaints: a bounce mailbox polled every minute (imaps://user:pass@host/INBOX),
+# and the secret of the signed webhook POST /api/v1/marketing/bounces. The N-th soft bounce
+# within D days marks an address invalid (a hard bounce does at once).
+GUANXI_BOUNCE_IMAP_URL = get_from_env("GUANXI_BOUNCE_IMAP_URL", "")
+GUANXI_BOUNCE_WEBHOOK_SECRET = get_from_env("GUANXI_BOUNCE_WEBHOOK_SECRET", "")
+GUANXI_SOFT_BOUNCE_LIMIT = get_from_env("GUANXI_SOFT_BOUNCE_LIMIT", 3, cast=int)
+GUANXI_SOFT_BOUNCE_DAYS = get_from_env("GUANXI_SOFT_BOUNCE_DAYS", 30, cast=int)
 GUANXI_QUIET_HOURS_START = get_from_env("GUANXI_QUIET_HOURS_START", 21, cast=int)
 GUANXI_QUIET_HOURS_END = get_from_env("GUANXI_QUIET_HOURS_END", 8, cast=int)
 

@@ -67,6 +67,10 @@ PAGES = {
     "console:campaign_action": ({"admin", "marketer"}, "marketing.change_campaign"),
     "console:template_new": ({"admin", "marketer"}, "marketing.add_emailtemplate"),
     "console:flow_list": ({"admin", "marketer", "analyst"}, "marketing.view_flow"),
+    "console:offer_list": ({"admin", "marketer", "analyst"}, "marketing.view_offer"),
+    "console:offer_new": ({"admin", "marketer"}, "marketing.add_offer"),
+    "console:offer_detail": ({"admin", "marketer", "analyst"}, "marketing.view_offer"),
+    "console:bounce_list": ({"admin", "marketer", "analyst"}, "marketing.view_bouncereport"),
     "console:flow_edit": ({"admin", "marketer"}, "marketing.change_flow"),
     "console:template_edit": ({"admin", "marketer"}, "marketing.change_emailtemplate"),
     "console:identity_queue": ({"admin", "agent", "analyst"}, "customers.view_matchcandidate"),
@@ -181,6 +185,11 @@ def page_url(name: str, store) -> str:
         return reverse(name, args=[demo_campaign().pk])
     if name == "console:flow_edit":
         return reverse(name, args=[Flow.objects.get(builtin="welcome").pk])
+    if name == "console:offer_detail":
+        from guanxi.marketing.models import Offer
+
+        offer, _ = Offer.objects.get_or_create(name="Ten percent", defaults={"value": 10})
+        return reverse(name, args=[offer.pk])
     if name == "console:template_edit":
         return reverse(name, args=[demo_campaign().template_id])
     if name in ("console:group_detail", "console:group_delete"):

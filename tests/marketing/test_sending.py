@@ -61,18 +61,21 @@ def test_a_campaign_reaches_only_those_it_may(smtp_sink, campaign):
     ann = person("Ann")
     person("Bob", consent=False)
     cy = person("Cy")
-    Customer.objects.filter(pk=cy.pk).update(reachability=Customer.Reachability.UNREACHABLE)
     dee = person("Dee")
-    # Her only address is invalid: the profile becomes unreachable (S3.10).
+    # Her only address is invalid: the profile becomes unreachable (S3.10) and leaves every
+    # list — the campaign does not even queue her.
     set_contact_validity(dee.contact_points.get(), ContactPoint.Validity.INVALID)
     person("Eve", email=False)
     person("Mei", language="zh-hans")
 
-    assert services.queue_campaign(campaign, now=NOON_UTC) == 6
+    assert services.queue_campaign(campaign, now=NOON_UTC) == 5
+    assert not Delivery.objects.filter(customer=dee).exists()
+    # Cy becomes unreachable after queueing: the rule is checked again at sending time.
+    Customer.objects.filter(pk=cy.pk).update(reachability=Customer.Reachability.UNREACHABLE)
     report = services.send_due(now=NOON_UTC)
     assert report.sent == 2
     assert sorted(m["To"] for m in smtp_sink.messages) == ["ann@example.com", "mei@example.com"]
-    assert report.reasons == {"no_consent": 1, "unreachable": 2, "no_email": 1}
+    assert report.reasons == {"no_consent": 1, "unreachable": 1, "no_email": 1}
 
     english = smtp_sink.to("ann@example.com")[0]
     assert english["Subject"] == "News for Ann"
@@ -86,8 +89,8 @@ def test_a_campaign_reaches_only_those_it_may(smtp_sink, campaign):
     assert unsubscribe in text  # the variable renders to the same signed link
     assert "https://shop.example/new" not in text and "/t/c/" in text  # the link is tracked
     results = services.campaign_results(campaign)
-    assert results["sent"] == 2 and results["recipients"] == 6
-    assert results["not_sent"] == {"no_consent": 1, "unreachable": 2, "no_email": 1}
+    assert results["sent"] == 2 and results["recipients"] == 5
+    assert results["not_sent"] == {"no_consent": 1, "unreachable": 1, "no_email": 1}
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENT
 
@@ -248,3 +251,28 @@ def test_a_campaign_with_a_future_send_time_is_scheduled_not_queued(campaign):
     assert campaign.status == Campaign.Status.SCHEDULED
     assert not Delivery.objects.exists()
     assert services.start_campaign(campaign, now=NOON_UTC + dt.timedelta(days=1, minutes=1)) == 1
+
+
+def test_a_throttled_campaign_sends_at_most_per_minute_and_lets_others_pass(smtp_sink, campaign):
+    for name in ("Ann", "Bob", "Cy", "Dee", "Eve"):
+        person(name)
+    campaign.per_minute = 2
+    campaign.save()
+    services.queue_campaign(campaign, now=NOON_UTC)
+    receipt = EmailTemplate.objects.create(
+        name="Receipt", purpose=Purpose.TRANSACTIONAL, subject_en="Receipt", body_en="Thanks"
+    )
+    services.queue_delivery(
+        key="receipt:1", customer=person("Fay"), template=receipt, due_at=NOON_UTC
+    )
+
+    first = services.send_due(now=NOON_UTC)
+    assert first.sent == 3  # two of the campaign, and the receipt that is not throttled
+    assert services.send_due(now=NOON_UTC + dt.timedelta(seconds=30)).sent == 0
+    assert services.throttle_budgets(NOON_UTC + dt.timedelta(seconds=30)) == {campaign.pk: 0}
+    assert services.send_due(now=NOON_UTC + dt.timedelta(seconds=61)).sent == 2
+    assert services.send_due(now=NOON_UTC + dt.timedelta(seconds=122)).sent == 1
+    assert len(smtp_sink.messages) == 6
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT
+    assert services.campaign_results(campaign)["sent"] == 5

@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from guanxi.service.models import BusinessCalendar, SLAPolicy, Team
+from tests.imap import imap_server  # noqa: F401 - the fixture (also used by marketing)
 
 
 class _Sink:

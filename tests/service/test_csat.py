@@ -8,8 +8,9 @@ import re
 import pytest
 from django.utils import timezone
 
+from guanxi.marketing.models import Coupon
 from guanxi.service import selectors, services
-from guanxi.service.models import ChannelSettings, Coupon, SurveyResponse
+from guanxi.service.models import ChannelSettings, SurveyResponse
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,8 @@ def test_csat_flow_end_to_end(
     survey.refresh_from_db()
     assert (survey.score, survey.comment) == (4, "Quick and kind")
     coupon = Coupon.objects.get(customer=customer)
-    assert coupon.percent_off == 15 and coupon.code in response.content.decode()
+    assert coupon.offer.value == 15 and coupon.code in response.content.decode()
+    assert coupon.source == "survey" and coupon.redeemed_at is None and coupon.expires_at
     client.post(link, {"score": "5"})  # changing the answer earns no second coupon
     assert Coupon.objects.count() == 1
 
@@ -122,7 +124,7 @@ def test_nps_campaign_score_and_incentive(
     (result,) = selectors.nps_results()
     assert (result.sent, result.answers, result.promoters, result.detractors) == (5, 4, 2, 1)
     assert result.score == 25.0  # (2 − 1) / 4
-    assert Coupon.objects.filter(percent_off=5).count() == 4
+    assert Coupon.objects.filter(offer__value=5, source="survey").count() == 4
 
 
 def test_feedback_report_page_shows_the_numbers(admin_user_client, make_staff):

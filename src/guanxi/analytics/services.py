@@ -141,8 +141,19 @@ def refresh_analytics(
         raise
     _finish(run, steps, started)
     payloads.prune(run)
+    _analyze_outputs()
     run_finished.send(sender=AnalyticsRun, run=run)
     return run
+
+
+def _analyze_outputs() -> None:
+    """Fresh planner statistics for the tables a run just filled and the store tables it read
+    (segments query both; a refresh usually follows a large import)."""
+    from guanxi.commerce.importers import analyze_store_tables
+    from guanxi.core.bulk import analyze
+
+    analyze(CustomerScore, CategoryAffinity, PeriodicPattern)
+    analyze_store_tables()
 
 
 def _finish(run: AnalyticsRun, steps: dict[str, float], started: float) -> None:

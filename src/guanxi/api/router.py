@@ -7,6 +7,7 @@ from guanxi.api import (
     customers,
     events,
     identity,
+    marketing,
     orders,
     recommendations,
     segments,
@@ -39,3 +40,4 @@ api.add_router("", segments.router)
 api.add_router("", identity.router)
 api.add_router("", webhooks.router)
 api.add_router("", service.router)
+api.add_router("", marketing.router)

@@ -206,7 +206,18 @@ def import_file(
         raise
     result.run_id = run.pk
     _finish(run, result, ImportRun.Status.SUCCEEDED, "")
+    if result.lines_created:
+        analyze_store_tables()
     return result
+
+
+def analyze_store_tables() -> None:
+    """Planner statistics for the tables a large load filled (see ``core.bulk.analyze``)."""
+    from guanxi.commerce.models import Event, Order, OrderLine, Product
+    from guanxi.core.bulk import analyze
+    from guanxi.customers.models import ContactPoint, Customer, SourceIdentity
+
+    analyze(Customer, ContactPoint, SourceIdentity, Product, Order, OrderLine, Event)
 
 
 def _finish(run: ImportRun, result: ImportResult, status: str, message: str) -> None:

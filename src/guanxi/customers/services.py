@@ -157,8 +157,8 @@ def add_contact_point(
 def set_contact_validity(
     point: ContactPoint, validity: str, *, actor=None, channel=AuditEntry.Channel.SYSTEM
 ) -> ContactPoint:
-    """Mark a contact point valid/bouncing/invalid; a profile whose every point failed becomes
-    unreachable (S3.10) — it is archived from mailing, never deleted."""
+    """Mark a contact point valid/bouncing/invalid; a profile whose every point is invalid
+    becomes unreachable (S3.10) — it leaves every list, and is never deleted."""
     old = point.validity
     if old == validity:
         return point
@@ -177,9 +177,9 @@ def set_contact_validity(
 
 
 def refresh_reachability(customer: Customer, *, actor=None, channel=AuditEntry.Channel.SYSTEM):
+    # Only *invalid* counts as failed: a bouncing address may still recover (soft bounces).
     points = list(customer.contact_points.values_list("validity", flat=True))
-    failed = {ContactPoint.Validity.INVALID, ContactPoint.Validity.BOUNCING}
-    unreachable = bool(points) and all(v in failed for v in points)
+    unreachable = bool(points) and all(v == ContactPoint.Validity.INVALID for v in points)
     wanted = Customer.Reachability.UNREACHABLE if unreachable else Customer.Reachability.REACHABLE
     if customer.reachability != wanted:
         update_customer(customer, actor=actor, channel=channel, reachability=wanted)
@@ -439,7 +439,7 @@ def customer_ids_for_identities(source: str, external_ids: Iterable[str]) -> dic
 def mark_unreachable_profiles() -> int:
     """Mark every reachable profile whose contact points have all failed as unreachable, and
     every unreachable one with a working point as reachable again; returns how many changed."""
-    failed = [ContactPoint.Validity.INVALID, ContactPoint.Validity.BOUNCING]
+    failed = [ContactPoint.Validity.INVALID]
     has_points = ContactPoint.objects.filter(customer=OuterRef("pk"))
     has_working = has_points.exclude(validity__in=failed)
     candidates = Customer.objects.filter(merged_into__isnull=True).filter(

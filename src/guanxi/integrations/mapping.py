@@ -178,7 +178,14 @@ def shopify_order(order: dict) -> dict:
                 "last_name": (customer or {}).get("last_name"),
             }
         )
-    return {"external_id": external_id, "status": status, "customer": customer, "lines": lines}
+    codes = [str(d.get("code")) for d in order.get("discount_codes") or [] if isinstance(d, dict)]
+    return {
+        "external_id": external_id,
+        "status": status,
+        "customer": customer,
+        "lines": lines,
+        "discount_codes": [c for c in codes if c and c != "None"],
+    }
 
 
 def shopify_refund(refund: dict) -> dict:
@@ -331,4 +338,13 @@ def woo_order(order: dict) -> dict:
                 "last_name": billing.get("last_name"),
             }
         )
-    return {"external_id": external_id, "status": status, "customer": customer, "lines": lines}
+    codes = [
+        str(c.get("code") or "") for c in order.get("coupon_lines") or [] if isinstance(c, dict)
+    ]
+    return {
+        "external_id": external_id,
+        "status": status,
+        "customer": customer,
+        "lines": lines,
+        "discount_codes": [c for c in codes if c],
+    }

@@ -193,10 +193,16 @@ def upsert_order(store: Store, order: dict, *, update: bool = True) -> None:
     if commerce.order_for(store.source, order["external_id"]) is not None:
         if update:
             commerce.set_order_status(store.source, order["external_id"], order["status"])
-        return
-    commerce.ingest_order_lines(
-        pa.Table.from_pylist(order["lines"]), source=store.source, label=store.name
-    )
+    else:
+        commerce.ingest_order_lines(
+            pa.Table.from_pylist(order["lines"]), source=store.source, label=store.name
+        )
+    if order.get("discount_codes"):  # our coupons among them are redeemed (once per order)
+        from guanxi.marketing import coupons
+
+        coupons.redeem_codes(
+            commerce.order_for(store.source, order["external_id"]), order["discount_codes"]
+        )
 
 
 def _shopify_order(store, data):

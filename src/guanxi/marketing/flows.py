@@ -209,7 +209,7 @@ def run_due_flows(now: dt.datetime | None = None, limit: int = 1000) -> dict[str
                 key=f"flow:{flow.pk}:{run.trigger_key}",
                 customer=run.customer,
                 template=flow.template,
-                context=run.context,
+                context={**run.context, **({"offer_id": flow.offer_id} if flow.offer_id else {})},
                 due_at=now,
             )
         run.state = FlowRun.State.SENT if ok else FlowRun.State.SKIPPED

@@ -29,3 +29,16 @@ def send_due_messages() -> dict[str, int]:
         ):
             break
     return totals
+
+
+@schedule_job("minute")
+def read_bounce_mailbox() -> dict[str, int]:
+    """Every minute, when a bounce mailbox is configured: apply its new reports."""
+    from django.conf import settings
+
+    from guanxi.marketing import bounces
+
+    if not getattr(settings, "GUANXI_BOUNCE_IMAP_URL", ""):
+        return {}
+    outcome = bounces.fetch()
+    return {"recorded": outcome.recorded, "duplicates": outcome.duplicates}

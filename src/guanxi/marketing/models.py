@@ -8,6 +8,7 @@ rows left in ``sending`` — the ones in flight — can go out twice, with the s
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.models import TimeStampedModel
@@ -72,6 +73,15 @@ class Campaign(TimeStampedModel):
     attribution_days = models.PositiveSmallIntegerField(
         _("attribute orders within (days)"), default=7
     )
+    offer = models.ForeignKey(
+        "marketing.Offer",
+        verbose_name=_("coupon offer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Each recipient gets their own single-use code ({{ coupon_code }})."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -128,7 +138,7 @@ class Delivery(models.Model):
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices, blank=True)
     due_at = models.DateTimeField(_("due"), db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    message_id = models.CharField(_("Message-ID"), max_length=200, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=200, blank=True, db_index=True)
     error = models.CharField(_("error"), max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sending_at = models.DateTimeField(null=True, blank=True)
@@ -137,6 +147,7 @@ class Delivery(models.Model):
     clicked_at = models.DateTimeField(_("clicked"), null=True, blank=True)
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
     bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
+    complained_at = models.DateTimeField(_("marked as spam"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -183,6 +194,14 @@ class Flow(TimeStampedModel):
     template = models.ForeignKey(
         EmailTemplate, verbose_name=_("send template"), on_delete=models.PROTECT, related_name="+"
     )
+    offer = models.ForeignKey(
+        "marketing.Offer",
+        verbose_name=_("coupon offer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     enabled = models.BooleanField(_("on"), default=True)
     builtin = models.CharField(_("built-in definition"), max_length=40, blank=True)
 
@@ -221,3 +240,153 @@ class FlowRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow_id}:{self.trigger_key} → {self.customer_id}"
+
+
+# -- incentives (S3.4) -----------------------------------------------------------------------------
+
+
+class Offer(TimeStampedModel):
+    """What a coupon is worth: percent or amount off, optional minimum order, and how long each
+    code stays valid after it is issued (or until a fixed end)."""
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", _("percent off")
+        AMOUNT = "amount", _("amount off")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.PERCENT)
+    value = models.DecimalField(_("value"), max_digits=10, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    min_order_total = models.DecimalField(
+        _("minimum order total"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    valid_days = models.PositiveSmallIntegerField(_("valid for (days after issue)"), default=30)
+    ends_at = models.DateTimeField(_("no code valid after"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("coupon offer")
+        verbose_name_plural = _("coupon offers")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def label(self) -> str:
+        if self.kind == self.Kind.PERCENT:
+            return f"{self.value.normalize():f} %"
+        return f"{self.value:.2f} {self.currency}".strip()
+
+
+class Coupon(models.Model):
+    """One single-use code handed to one customer by a campaign, a flow, a survey or by hand.
+    Issuing is idempotent: one code per (offer, customer, source key)."""
+
+    class Source(models.TextChoices):
+        CAMPAIGN = "campaign", _("campaign")
+        FLOW = "flow", _("flow")
+        SURVEY = "survey", _("survey")
+        MANUAL = "manual", _("by hand")
+        API = "api", _("API")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    offer = models.ForeignKey(
+        Offer, verbose_name=_("offer"), on_delete=models.PROTECT, related_name="coupons"
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="coupons",
+    )
+    source = models.CharField(_("issued by"), max_length=10, choices=Source.choices)
+    source_key = models.CharField(_("issued for"), max_length=120, blank=True)
+    issued_at = models.DateTimeField(_("issued"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    redeemed_at = models.DateTimeField(_("redeemed"), null=True, blank=True)
+    redeemed_order = models.ForeignKey(
+        "commerce.Order",
+        verbose_name=_("redeemed on order"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "customer", "source_key"], name="marketing_coupon_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CouponUse(models.Model):
+    """Every time an order carried a code: accepted (the redemption) or refused, with why."""
+
+    class Outcome(models.TextChoices):
+        REDEEMED = "redeemed", _("redeemed")
+        ALREADY_USED = "already_used", _("already used")
+        EXPIRED = "expired", _("expired")
+        OTHER_CUSTOMER = "other_customer", _("issued to someone else")
+        BELOW_MINIMUM = "below_minimum", _("order below the minimum")
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="uses")
+    order = models.ForeignKey("commerce.Order", on_delete=models.CASCADE, related_name="+")
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("coupon use")
+        verbose_name_plural = _("coupon uses")
+        constraints = [
+            models.UniqueConstraint(fields=["coupon", "order"], name="marketing_couponuse_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} on {self.order_id}: {self.outcome}"
+
+
+# -- bounces and complaints ------------------------------------------------------------------------
+
+
+class BounceReport(models.Model):
+    """One bounce or complaint about one address, from a DSN / ARF report (bounce mailbox, MTA
+    pipe) or a provider's webhook. ``key`` is unique, so a report read twice counts once."""
+
+    class Kind(models.TextChoices):
+        HARD = "hard", _("hard bounce")
+        SOFT = "soft", _("soft bounce")
+        COMPLAINT = "complaint", _("spam complaint")
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    email = models.CharField(_("email"), max_length=254, db_index=True)
+    status = models.CharField(_("status code"), max_length=16, blank=True)
+    diagnostic = models.CharField(_("diagnostic"), max_length=500, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="bounces"
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="bounces"
+    )
+    source = models.CharField(_("received from"), max_length=10)
+    effect = models.CharField(_("effect"), max_length=200, blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("bounce report")
+        verbose_name_plural = _("bounce reports")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.email}"

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import re
@@ -151,8 +152,13 @@ def confirm_opt_in(token: str) -> Customer:
 
 
 def record_open(token: str) -> None:
+    from guanxi.marketing.bounces import proof_of_life
+
     delivery_id = read_token(token, OPEN_SALT)
-    Delivery.objects.filter(pk=delivery_id, opened_at__isnull=True).update(opened_at=timezone.now())
+    if Delivery.objects.filter(pk=delivery_id, opened_at__isnull=True).update(
+        opened_at=timezone.now()
+    ):
+        proof_of_life(delivery_id)  # a bouncing address that opens mail works after all
 
 
 def record_click(token: str) -> str:
@@ -161,7 +167,10 @@ def record_click(token: str) -> str:
     now = timezone.now()
     Delivery.objects.filter(pk=payload["d"], clicked_at__isnull=True).update(clicked_at=now)
     # A click is also proof of an open (images are often blocked).
-    Delivery.objects.filter(pk=payload["d"], opened_at__isnull=True).update(opened_at=now)
+    if Delivery.objects.filter(pk=payload["d"], opened_at__isnull=True).update(opened_at=now):
+        from guanxi.marketing.bounces import proof_of_life
+
+        proof_of_life(payload["d"])
     return payload["u"]
 
 
@@ -194,9 +203,16 @@ def render(template: EmailTemplate, customer: Customer, context: dict) -> tuple[
     ctx = Context(context)
     return (
         "zh-hans" if chinese else "en",
-        " ".join(ENGINE.from_string(subject).render(ctx).split()),
-        ENGINE.from_string(body).render(ctx),
+        " ".join(_compiled(subject).render(ctx).split()),
+        _compiled(body).render(ctx),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str):
+    """A template's text compiled once per process (a campaign renders the same text for every
+    recipient); keyed by the text itself, so an edited template is compiled afresh."""
+    return ENGINE.from_string(text)
 
 
 def template_syntax_error(text: str) -> str:
@@ -216,7 +232,13 @@ def preview(template: EmailTemplate, customer: Customer | None = None) -> dict:
     out = {}
     for language in ("en", "zh-hans"):
         customer.language = "zh-hans" if language == "zh-hans" else "en"
-        _lang, subject, body = render(template, customer, template_context(customer, None))
+        sample = {  # what a campaign or flow with a coupon offer fills in per recipient
+            "coupon_code": "GX-SAMP-LE42",
+            "coupon_value": "10 %",
+            "coupon_expires": f"{timezone.localdate() + dt.timedelta(days=30):%Y-%m-%d}",
+        }
+        context = template_context(customer, None, sample)
+        _lang, subject, body = render(template, customer, context)
         out[language] = {"subject": subject, "body": body}
     return out
 
@@ -325,6 +347,35 @@ def queue_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> int
         campaign.queued_at = now
         campaign.save(update_fields=["status", "queued_at", "updated_at"])
     return queued
+
+
+def create_campaign(
+    *,
+    name: str,
+    template_id: int,
+    segment_id: int,
+    offer_id: int | None = None,
+    scheduled_at: dt.datetime | None = None,
+    per_minute: int | None = None,
+    attribution_days: int = 7,
+    actor=None,
+    channel: str = AuditEntry.Channel.API,
+) -> Campaign:
+    """A draft campaign (audited)."""
+    from guanxi.core.services import record_audit
+
+    campaign = Campaign.objects.create(
+        name=name.strip()[:200] or "Campaign",
+        template_id=template_id,
+        segment_id=segment_id,
+        offer_id=offer_id,
+        scheduled_at=scheduled_at,
+        per_minute=per_minute,
+        attribution_days=attribution_days,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    record_audit(campaign, action=AuditEntry.Action.CREATE, actor=actor, channel=channel)
+    return campaign
 
 
 def start_campaign(campaign: Campaign, *, now: dt.datetime | None = None) -> int | None:
@@ -438,14 +489,50 @@ def cap_until(customer_id: int, now: dt.datetime) -> dt.datetime | None:
     return times[limit - 1] + window
 
 
+def throttle_budgets(now: dt.datetime) -> dict[int, int]:
+    """{campaign id: how many more it may hand to SMTP in the current minute} for campaigns
+    with a throttle (``per_minute``); counted from what was claimed in the last 60 seconds."""
+    from django.db.models import Count
+
+    limits = dict(
+        Campaign.objects.filter(
+            status=Campaign.Status.SENDING, per_minute__isnull=False
+        ).values_list("pk", "per_minute")
+    )
+    if not limits:
+        return {}
+    used = dict(
+        Delivery.objects.filter(
+            campaign_id__in=list(limits),
+            sending_at__gt=now - dt.timedelta(minutes=1),
+            state__in=[Delivery.State.SENDING, Delivery.State.SENT, Delivery.State.FAILED],
+        )
+        .values_list("campaign_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {pk: max(0, limit - used.get(pk, 0)) for pk, limit in limits.items()}
+
+
 def _claim(now: dt.datetime, limit: int) -> list[int]:
+    budgets = throttle_budgets(now)
     due = Delivery.objects.filter(
         state__in=[Delivery.State.QUEUED, Delivery.State.DEFERRED], due_at__lte=now
-    ).order_by("due_at", "id")
+    )
+    exhausted = [pk for pk, left in budgets.items() if left <= 0]
+    if exhausted:  # throttled for this minute: others go first, these wait for the next
+        due = due.exclude(campaign_id__in=exhausted)
+    due = due.order_by("due_at", "id")
     with transaction.atomic():
         if _supports_skip_locked():  # PostgreSQL: concurrent senders never claim the same row
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:limit])
+        ids = []
+        for pk, campaign_id in due.values_list("pk", "campaign_id")[:limit]:
+            if campaign_id in budgets:
+                if budgets[campaign_id] <= 0:
+                    continue
+                budgets[campaign_id] -= 1
+            ids.append(pk)
         Delivery.objects.filter(pk__in=ids).update(state=Delivery.State.SENDING, sending_at=now)
     return ids
 
@@ -462,10 +549,12 @@ def _hold(delivery: Delivery, state: str, reason: str, due_at=None, error="") ->
     if due_at is not None:
         delivery.due_at = due_at
     delivery.error = error[:500]
-    delivery.save(update_fields=["state", "reason", "due_at", "error"])
+    delivery.save(update_fields=["state", "reason", "due_at", "error", "attempts"])
 
 
-def _decide(delivery: Delivery, customer: Customer, now: dt.datetime) -> tuple[str, str, object]:
+def _decide(
+    delivery: Delivery, customer: Customer, now: dt.datetime, caps: _CapBook | None = None
+) -> tuple[str, str, object]:
     """('send'|'skip'|'defer', reason, due) for a claimed delivery, by the documented rules."""
     if delivery.campaign_id and delivery.campaign.status == Campaign.Status.CANCELLED:
         return "skip", Delivery.Reason.CANCELLED, None
@@ -482,7 +571,7 @@ def _decide(delivery: Delivery, customer: Customer, now: dt.datetime) -> tuple[s
         wake = quiet_until(now, customer.time_zone)
         if wake is not None:
             return "defer", Delivery.Reason.QUIET_HOURS, wake
-        free = cap_until(customer.pk, now)
+        free = caps.until(customer.pk, now) if caps else cap_until(customer.pk, now)
         if free is not None:
             if cap_policy() == "drop":
                 return "skip", Delivery.Reason.FREQUENCY_CAP, None
@@ -512,16 +601,64 @@ def send_due(
     return report
 
 
-def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendReport) -> None:
-    deliveries = Delivery.objects.filter(pk__in=ids).select_related(
-        "customer", "template", "campaign"
+def _usable_emails(customer_ids) -> dict[int, str]:
+    """``usable_email`` for many customers in one query (primary first, then the oldest)."""
+    found: dict[int, str] = {}
+    rows = (
+        ContactPoint.objects.filter(
+            customer_id__in=list(customer_ids),
+            kind=ContactPoint.Kind.EMAIL,
+            validity__in=[ContactPoint.Validity.VALID, ContactPoint.Validity.UNVERIFIED],
+        )
+        .order_by("customer_id", "-is_primary", "id")
+        .values_list("customer_id", "value")
     )
+    for customer_id, value in rows:
+        found.setdefault(customer_id, value)
+    return found
+
+
+class _CapBook:
+    """The frequency cap for one batch: the recent marketing sends of the batch's customers,
+    read in one query, and every send of the batch added as it happens — the same answers as
+    ``cap_until`` asked row by row."""
+
+    def __init__(self, customer_ids, now: dt.datetime):
+        self.limit, self.window = frequency_cap()
+        self.sent: dict[int, list[dt.datetime]] = {}
+        rows = Delivery.objects.filter(
+            customer_id__in=list(customer_ids),
+            purpose=Purpose.MARKETING,
+            state__in=[Delivery.State.SENT, Delivery.State.SENDING],
+            sent_at__gt=now - self.window,
+        ).values_list("customer_id", "sent_at")
+        for customer_id, sent_at in rows:
+            self.sent.setdefault(customer_id, []).append(sent_at)
+
+    def until(self, customer_id: int, now: dt.datetime) -> dt.datetime | None:
+        recent = [t for t in self.sent.get(customer_id, []) if t > now - self.window]
+        if len(recent) < self.limit:
+            return None
+        return sorted(recent, reverse=True)[self.limit - 1] + self.window
+
+    def record(self, customer_id: int, now: dt.datetime) -> None:
+        self.sent.setdefault(customer_id, []).append(now)
+
+
+def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendReport) -> None:
+    deliveries = list(
+        Delivery.objects.filter(pk__in=ids)
+        .select_related("customer", "template", "campaign")
+        .order_by("due_at", "id")
+    )
+    emails = _usable_emails({d.customer_id for d in deliveries if not d.email})
+    caps = _CapBook({d.customer_id for d in deliveries if d.purpose == Purpose.MARKETING}, now)
     opened = False
-    for delivery in deliveries.order_by("due_at", "id"):
+    for delivery in deliveries:
         customer = delivery.customer
         if not delivery.email:
-            delivery.email = usable_email(customer.pk)
-        action, reason, due = _decide(delivery, customer, now)
+            delivery.email = emails.get(customer.pk, "")
+        action, reason, due = _decide(delivery, customer, now, caps)
         if action == "skip":
             _hold(delivery, Delivery.State.SKIPPED, reason)
             report.count("skipped", reason)
@@ -530,9 +667,11 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
             _hold(delivery, Delivery.State.DEFERRED, reason, due_at=due)
             report.count("deferred", reason)
             continue
+        _hand_out_coupon(delivery, customer, now)
+        # The row has been 'sending' since the claim committed; its Message-ID is derived from
+        # its key, so a re-send after a crash carries the same one without writing it first.
         delivery.message_id = delivery.message_id or message_id_for(delivery)
         delivery.attempts += 1
-        delivery.save(update_fields=["email", "message_id", "attempts"])  # committed: in flight
         try:
             if not opened:  # one SMTP session for the batch
                 connection.open()
@@ -551,8 +690,38 @@ def _send_claimed(ids: list[int], now: dt.datetime, connection, report: SendRepo
         delivery.state = Delivery.State.SENT
         delivery.reason = ""
         delivery.sent_at = now  # the batch's clock: the cap and quiet hours were judged at it
-        delivery.save(update_fields=["state", "reason", "sent_at"])
+        delivery.save(  # one commit per message, right after the hand-off
+            update_fields=["state", "reason", "sent_at", "email", "message_id", "attempts"]
+        )
+        if delivery.purpose == Purpose.MARKETING:
+            caps.record(customer.pk, now)
         report.count("sent")
+
+
+def _hand_out_coupon(delivery: Delivery, customer: Customer, now: dt.datetime) -> None:
+    """A campaign or flow with an offer gives each recipient their own code, issued once per
+    delivery (a re-send after a crash carries the same code): ``{{ coupon_code }}``,
+    ``{{ coupon_value }}``, ``{{ coupon_expires }}``."""
+    from guanxi.marketing import coupons
+    from guanxi.marketing.models import Coupon, Offer
+
+    if delivery.campaign_id and delivery.campaign.offer_id:
+        offer, source = delivery.campaign.offer, Coupon.Source.CAMPAIGN
+    elif delivery.context.get("offer_id"):
+        offer = Offer.objects.filter(pk=delivery.context["offer_id"]).first()
+        source = Coupon.Source.FLOW
+    else:
+        return
+    if offer is None or not offer.active:
+        return
+    coupon = coupons.issue(offer, customer, source=source, source_key=delivery.key, now=now)
+    delivery.context = {
+        **delivery.context,
+        "coupon_code": coupon.code,
+        "coupon_value": offer.label,
+        "coupon_expires": f"{coupon.expires_at:%Y-%m-%d}" if coupon.expires_at else "",
+    }
+    delivery.save(update_fields=["context"])
 
 
 def _finish_campaigns(delivery_ids: list[int]) -> None:
@@ -600,6 +769,9 @@ def campaign_results(campaign: Campaign) -> dict:
         orders = orders.filter(Q(placed_at__lte=first_sent + window)).distinct()
         attributed = orders.aggregate(orders=Count("id", distinct=True), revenue=Sum("total"))
     bounced = sent.filter(bounced_at__isnull=False).count()
+    from guanxi.marketing.models import Coupon
+
+    coupons = Coupon.objects.filter(source_key=campaign.message_key, offer_id=campaign.offer_id)
     return {
         "recipients": rows.count(),
         "sent": by_state.get(Delivery.State.SENT, 0),
@@ -608,6 +780,11 @@ def campaign_results(campaign: Campaign) -> dict:
         "opened": sent.filter(opened_at__isnull=False).count(),
         "clicked": sent.filter(clicked_at__isnull=False).count(),
         "unsubscribed": sent.filter(unsubscribed_at__isnull=False).count(),
+        "complained": sent.filter(complained_at__isnull=False).count(),
+        "coupons_issued": coupons.count() if campaign.offer_id else 0,
+        "coupons_redeemed": coupons.filter(redeemed_at__isnull=False).count()
+        if campaign.offer_id
+        else 0,
         "waiting": by_state.get(Delivery.State.QUEUED, 0)
         + by_state.get(Delivery.State.DEFERRED, 0)
         + by_state.get(Delivery.State.SENDING, 0),

@@ -36,7 +36,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.analytics.models import CategoryAffinity, CustomerScore, PeriodicPattern
 from guanxi.analytics.selectors import latest_run
-from guanxi.commerce.models import Category, Event, Order, OrderLine, Product
+from guanxi.commerce.models import Category, Event, Order, Product
 from guanxi.customers.models import ContactPoint, Customer
 
 MAX_CONDITIONS = 50
@@ -173,11 +173,23 @@ def validate_rule(rule: Any) -> list[dict[str, str]]:
     return []
 
 
+def mentions_field(rule: Any, name: str) -> bool:
+    """Whether any condition of ``rule`` (at any depth) is about the field ``name``."""
+    if isinstance(rule, dict):
+        if rule.get("field") == name:
+            return True
+        return any(mentions_field(c, name) for c in rule.get("conditions") or [])
+    return False
+
+
 def members(rule: Any, *, now: dt.datetime | None = None):
-    """The customers that match ``rule`` now (live profiles only: not merged away, not archived)."""
-    return Customer.objects.filter(merged_into__isnull=True, archived_at__isnull=True).filter(
-        compile_rule(rule, now=now)
-    )
+    """The customers that match ``rule`` now: live profiles only (not merged away, not archived)
+    and reachable ones only (S3.10: an unreachable profile leaves every list) — unless the rule
+    itself asks about ``reachability`` (a segment *of* the unreachable)."""
+    live = Customer.objects.filter(merged_into__isnull=True, archived_at__isnull=True)
+    if not mentions_field(rule, "reachability"):
+        live = live.filter(reachability=Customer.Reachability.REACHABLE)
+    return live.filter(compile_rule(rule, now=now))
 
 
 def _group(rule: dict, path: str, ctx: Context, depth: int, counter: list[int]) -> Q:
@@ -539,43 +551,55 @@ def _product_filter(value: dict, prefix: str) -> Q:
 
 
 def _orders(ctx: Context, value: dict):
-    return Order.objects.filter(
-        _window(ctx, value, "placed_at"),
-        customer=OuterRef("pk"),
-        kind=Order.Kind.ORDER,
-    ).exclude(status=Order.Status.CANCELLED)
-
-
-def _at_least(queryset, aggregate, threshold) -> Exists:
-    """EXISTS (… GROUP BY customer HAVING aggregate >= threshold)."""
-    return Exists(
-        queryset.order_by().values("customer_id").annotate(_n=aggregate).filter(_n__gte=threshold)
+    return Order.objects.filter(_window(ctx, value, "placed_at"), kind=Order.Kind.ORDER).exclude(
+        status=Order.Status.CANCELLED
     )
 
 
-def _above(queryset, aggregate, threshold) -> Exists:
-    return Exists(
-        queryset.order_by().values("customer_id").annotate(_n=aggregate).filter(_n__gt=threshold)
+def _ids(queryset):
+    """The customer ids of ``queryset`` (rows without a customer left out: a NULL would make
+    ``NOT IN`` match nobody)."""
+    return queryset.filter(customer_id__isnull=False).order_by().values("customer_id")
+
+
+def _having(queryset, aggregate, lookup: str, threshold):
+    """Customer ids whose rows' ``aggregate`` passes ``lookup`` ``threshold``: one uncorrelated
+    GROUP BY over the (windowed) rows, not one aggregate per customer."""
+    return (
+        queryset.filter(customer_id__isnull=False)
+        .order_by()
+        .values("customer_id")
+        .annotate(_n=aggregate)
+        .filter(**{f"_n__{lookup}": threshold})
+        .values("customer_id")
     )
+
+
+def _at_least(queryset, aggregate, threshold) -> Q:
+    return Q(pk__in=_having(queryset, aggregate, "gte", threshold))
+
+
+def _above(queryset, aggregate, threshold) -> Q:
+    return Q(pk__in=_having(queryset, aggregate, "gt", threshold))
 
 
 def _bought(op, value, ctx, path):
     if not any(value.get(k) for k in ("product", "sku", "category")):
         ctx.error(f"{path}.value", _("name a product, sku or category"))
         return None
-    lines = OrderLine.objects.filter(_product_filter(value, ""), order=OuterRef("pk"))
-    orders = _orders(ctx, value).filter(Exists(lines))
+    orders = _orders(ctx, value).filter(_product_filter(value, "lines__"))
     k = value.get("min_count") or 1
-    q = Q(Exists(orders)) if k <= 1 else Q(_at_least(orders, Count("id"), k))
-    return _negate(op, q)
+    if k <= 1:
+        return _negate(op, Q(pk__in=_ids(orders)))
+    return _negate(op, _at_least(orders, Count("id", distinct=True), k))
 
 
 def _count_between(queryset, aggregate, low, high) -> Q:
     q = Q()
     if low is not None and low > 0:
-        q &= Q(_at_least(queryset, aggregate, low))
+        q &= _at_least(queryset, aggregate, low)
     if high is not None:
-        q &= ~Q(_above(queryset, aggregate, high))
+        q &= ~_above(queryset, aggregate, high)
     return q
 
 
@@ -600,9 +624,9 @@ def _spent(op, value, ctx, path):
     orders = _orders(ctx, value)
     q = Q()
     if low is not None:
-        q &= Q(_at_least(orders, Sum("total"), low)) if low > 0 else Q()
+        q &= _at_least(orders, Sum("total"), low) if low > 0 else Q()
     if high is not None:
-        q &= ~Q(_above(orders, Sum("total"), high))
+        q &= ~_above(orders, Sum("total"), high)
     return _negate(op, q)
 
 
@@ -610,11 +634,10 @@ def _event(op, value, ctx, path):
     events = Event.objects.filter(
         _window(ctx, value, "occurred_at"),
         _product_filter(value, ""),
-        customer=OuterRef("pk"),
         event_type=value["type"],
     )
     k = value.get("min_count") or 1
-    q = Q(Exists(events)) if k <= 1 else Q(_at_least(events, Count("id"), k))
+    q = Q(pk__in=_ids(events)) if k <= 1 else _at_least(events, Count("id"), k)
     return _negate(op, q)
 
 

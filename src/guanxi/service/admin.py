@@ -57,12 +57,6 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = ["sla_elapsed_seconds", "sla_running_since"]
 
 
-@admin.register(models.Coupon)
-class CouponAdmin(admin.ModelAdmin):
-    list_display = ["code", "customer", "percent_off", "reason", "issued_at", "redeemed_at"]
-    raw_id_fields = ["customer"]
-
-
 @admin.register(models.NPSCampaign)
 class NPSCampaignAdmin(admin.ModelAdmin):
     list_display = ["name", "sent_at", "coupon_percent"]

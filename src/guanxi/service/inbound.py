@@ -17,13 +17,11 @@ import email
 import email.policy
 import hashlib
 import hmac
-import imaplib
 import logging
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
-from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 from django.db import transaction
@@ -198,30 +196,21 @@ def sign(body: bytes, secret: str) -> str:
 
 def fetch_mail(url: str | None = None, *, limit: int = 200) -> list[InboundResult]:
     """Poll an IMAP mailbox (``imaps://user:pass@host:993/INBOX``): every unseen message is
-    received, then flagged seen (left unseen when it could not be read, to retry later)."""
-    url = url or settings.GUANXI_IMAP_URL
-    if not url:
-        raise InboundError("no mailbox configured (GUANXI_IMAP_URL)")
-    parts = urlparse(url)
-    if parts.scheme not in ("imap", "imaps"):
-        raise InboundError("GUANXI_IMAP_URL must start with imap:// or imaps://")
-    cls = imaplib.IMAP4_SSL if parts.scheme == "imaps" else imaplib.IMAP4
-    port = parts.port or (993 if parts.scheme == "imaps" else 143)
+    received, then flagged seen (a message that cannot be read is logged and flagged too)."""
+    from guanxi.core.mailbox import MailboxError, poll_unseen
+
     results = []
-    with cls(parts.hostname, port) as box:
-        box.login(unquote(parts.username or ""), unquote(parts.password or ""))
-        box.select(unquote(parts.path.lstrip("/")) or "INBOX")
-        _status, data = box.search(None, "UNSEEN")
-        for num in (data[0] or b"").split()[:limit]:
-            _status, fetched = box.fetch(num, "(BODY.PEEK[])")
-            raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
-            if raw is None:
-                continue
-            try:
-                results.append(receive_email(raw))
-            except InboundError as exc:
-                log.warning("skipped mail %s: %s", num, exc)
-            box.store(num, "+FLAGS", "\\Seen")
+
+    def handle(raw: bytes) -> None:
+        try:
+            results.append(receive_email(raw))
+        except InboundError as exc:
+            log.warning("skipped mail: %s", exc)
+
+    try:
+        poll_unseen(url or settings.GUANXI_IMAP_URL, handle, limit=limit, setting="GUANXI_IMAP_URL")
+    except MailboxError as exc:
+        raise InboundError(str(exc)) from exc
     return results
 
 

@@ -402,26 +402,6 @@ class KBFeedback(models.Model):
 # --- Surveys and coupons --------------------------------------------------------------------
 
 
-class Coupon(models.Model):
-    """A minimal coupon (survey incentive). The marketing app is expected to absorb it."""
-
-    code = models.CharField(_("code"), max_length=32, unique=True)
-    customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="service_coupons"
-    )
-    percent_off = models.PositiveSmallIntegerField(_("percent off"), default=10)
-    reason = models.CharField(_("reason"), max_length=100, blank=True)
-    issued_at = models.DateTimeField(default=timezone.now)
-    redeemed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("coupon")
-        verbose_name_plural = _("coupons")
-
-    def __str__(self) -> str:
-        return self.code
-
-
 class NPSCampaign(TimeStampedModel):
     name = models.CharField(_("name"), max_length=150)
     question = models.CharField(
@@ -476,7 +456,9 @@ class SurveyResponse(models.Model):
     sent_at = models.DateTimeField(default=timezone.now)
     reminded_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.SET_NULL)
+    coupon = models.ForeignKey(
+        "marketing.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("survey response")

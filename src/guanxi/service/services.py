@@ -33,7 +33,6 @@ from guanxi.service.models import (
     CannedReply,
     Channel,
     ChannelSettings,
-    Coupon,
     KBArticle,
     KBFeedback,
     Message,
@@ -1038,7 +1037,7 @@ def answer_survey(token: str, *, score: int, comment: str = "") -> SurveyRespons
             else settings.GUANXI_CSAT_COUPON_PERCENT
         )
         if percent:
-            survey.coupon = issue_coupon(survey.customer, percent, reason=f"{survey.kind} survey")
+            survey.coupon = issue_coupon(survey.customer, percent, key=f"survey:{survey.pk}")
     survey.save()
     return survey
 
@@ -1059,14 +1058,14 @@ def csat_for_ticket(ticket: Ticket) -> SurveyResponse:
     return survey
 
 
-def issue_coupon(customer, percent: int, *, reason: str = "") -> Coupon:
-    """A one-off coupon for the customer (the marketing app will own coupons later)."""
-    return Coupon.objects.create(
-        code="GX-" + secrets.token_hex(4).upper(),
-        customer=customer,
-        percent_off=percent,
-        reason=reason[:100],
-    )
+def issue_coupon(customer, percent: int, *, key: str):
+    """The customer's single-use "N % off" code for answering a survey (marketing's coupons;
+    one per survey answer, ``key``, however often it is answered)."""
+    from guanxi.marketing import coupons
+    from guanxi.marketing.models import Coupon
+
+    offer = coupons.survey_offer(percent)
+    return coupons.issue(offer, customer, source=Coupon.Source.SURVEY, source_key=key)
 
 
 @transaction.atomic

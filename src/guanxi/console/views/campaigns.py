@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from guanxi.core.models import AuditEntry
 from guanxi.core.permissions import console_view
 from guanxi.core.services import record_audit
-from guanxi.marketing import selectors, services
-from guanxi.marketing.models import Campaign, EmailTemplate, Flow
+from guanxi.marketing import coupons, selectors, services
+from guanxi.marketing.models import Campaign, EmailTemplate, Flow, Offer
 from guanxi.segments.selectors import segments
 
 
@@ -44,13 +44,22 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ["name", "template", "segment", "scheduled_at", "per_minute", "attribution_days"]
+        fields = [
+            "name",
+            "template",
+            "segment",
+            "offer",
+            "scheduled_at",
+            "per_minute",
+            "attribution_days",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["segment"].queryset = segments()
         self.fields["segment"].required = True
         self.fields["template"].queryset = EmailTemplate.objects.order_by("name")
+        self.fields["offer"].queryset = Offer.objects.filter(active=True).order_by("name")
 
 
 def _get(model, pk):
@@ -206,10 +215,11 @@ def _template_form(request, template):
 class FlowForm(forms.ModelForm):
     class Meta:
         model = Flow
-        fields = ["enabled", "wait_days", "condition", "template"]
+        fields = ["enabled", "wait_days", "condition", "template", "offer"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["offer"].queryset = Offer.objects.filter(active=True).order_by("name")
         self.fields["condition"].queryset = segments()
         self.fields["template"].queryset = EmailTemplate.objects.order_by("name")
 
@@ -245,4 +255,102 @@ def flow_edit(request, pk):
         "console/campaigns/form.html",
         {"section": "flows", "form": form, "title": flow.name, "back": "console:flow_list"},
         status=422 if form.errors else 200,
+    )
+
+
+# -- offers and coupons (S3.4) ---------------------------------------------------------------
+
+
+class OfferForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=Offer.Kind.choices)
+    value = forms.DecimalField(label=gettext_lazy("Value"), min_value=0.01, decimal_places=2)
+    currency = forms.CharField(
+        label=gettext_lazy("Currency (for an amount off)"), max_length=3, required=False
+    )
+    min_order_total = forms.DecimalField(
+        label=gettext_lazy("Minimum order total"), required=False, min_value=0, decimal_places=2
+    )
+    valid_days = forms.IntegerField(
+        label=gettext_lazy("Each code is valid for (days)"),
+        initial=30,
+        min_value=1,
+        max_value=3650,
+    )
+
+
+@console_view("marketing.view_offer")
+@require_safe
+def offer_list(request):
+    return render(
+        request,
+        "console/campaigns/offers.html",
+        {"section": "offers", "offers": selectors.offers_with_counts()},
+    )
+
+
+@console_view("marketing.add_offer")
+@require_http_methods(["GET", "POST"])
+def offer_new(request):
+    form = OfferForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            offer = coupons.create_offer(actor=request.user, **form.cleaned_data)
+        except coupons.CouponError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.reason)
+        else:
+            messages.success(request, _("Offer created."))
+            return redirect("console:offer_detail", offer.pk)
+    return render(
+        request,
+        "console/campaigns/form.html",
+        {
+            "section": "offers",
+            "form": form,
+            "title": _("New offer"),
+            "back": "console:offer_list",
+            "back_label": _("Offers"),
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@console_view("marketing.view_offer")
+@require_safe
+def offer_detail(request, pk):
+    from django.core.paginator import Paginator
+
+    offer = _get(Offer, pk)
+    rows = offer.coupons.select_related("customer", "redeemed_order").order_by("-issued_at", "-id")
+    return render(
+        request,
+        "console/campaigns/offer_detail.html",
+        {
+            "section": "offers",
+            "offer": offer,
+            "stats": coupons.offer_stats(offer),
+            "page": Paginator(rows, 50).get_page(request.GET.get("page")),
+        },
+    )
+
+
+@console_view("marketing.view_bouncereport")
+@require_safe
+def bounce_list(request):
+    from django.core.paginator import Paginator
+
+    from guanxi.marketing.models import BounceReport
+
+    kind = request.GET.get("kind", "")
+    if kind not in BounceReport.Kind.values:
+        kind = ""
+    return render(
+        request,
+        "console/campaigns/bounces.html",
+        {
+            "section": "campaigns",
+            "kind": kind,
+            "kinds": BounceReport.Kind.choices,
+            "page": Paginator(selectors.recent_bounces(kind), 50).get_page(request.GET.get("page")),
+        },
     )

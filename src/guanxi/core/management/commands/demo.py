@@ -59,6 +59,9 @@ class Command(GuanxiCommand):
         from guanxi.service.demo import seed_service_demo
 
         seed_service_demo(self.stdout)
+        from guanxi.marketing.demo import seed_marketing_demo
+
+        seed_marketing_demo(self.stdout)
 
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write("")
