@@ -1,7 +1,8 @@
 """Guanxi settings, 12-factor: every deployment-specific value comes from the environment.
 
 DATABASE_URL   default sqlite:///<GUANXI_DATA_DIR>/guanxi.sqlite3
-REDIS_URL      absent → background jobs use an embedded SQLite queue (no extra server)
+REDIS_URL      absent → background jobs use an embedded SQLite queue (no extra server) and the
+               cache lives in each process's memory; set → both live in Redis
 EMAIL_URL      default smtp://localhost:25 (console backend when DEBUG and unset)
 SECRET_KEY     required with PostgreSQL; the embedded default keeps a random one in the data dir
 DEBUG          default off
@@ -113,9 +114,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = get_from_env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'guanxi.sqlite3'}")
+# Connections are kept between requests (both databases): opening one per request cost more
+# than the request itself on the API's hot paths (SQLite re-reads the schema on each connection).
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the console read while an import or the worker writes.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -123,6 +125,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
     DATABASES["default"]["TEST"] = {"NAME": get_from_env("GUANXI_TEST_SQLITE", None)}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The API's hot read paths prepare their few statements on the server (Django's own
+    # queries bind client-side and are never prepared). Off behind a pooler that cannot keep
+    # prepared statements (PgBouncer in transaction mode before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if get_from_env("GUANXI_PG_PREPARED_STATEMENTS", True, cast=bool) else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -207,6 +216,24 @@ else:
         "immediate": get_from_env("GUANXI_JOBS_IMMEDIATE", False, cast=bool),
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
+
+# --- Cache ----------------------------------------------------------------------------------
+# Shared by every process in Redis when REDIS_URL is set (so an invalidation, e.g. a revoked API
+# token, reaches every web worker at once); otherwise each process keeps its own in memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "guanxi",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How long a verified API token is remembered (seconds; 0 = look it up on every request). A
+# revoked token is forgotten at once in the process that revokes it, and everywhere with Redis;
+# with the per-process cache other processes may accept it for up to this long.
+GUANXI_API_TOKEN_CACHE_SECONDS = get_from_env("GUANXI_API_TOKEN_CACHE_SECONDS", 10, cast=int)
 
 # --- Guanxi ---------------------------------------------------------------------------------
 GUANXI_DEFAULT_CURRENCY = get_from_env("GUANXI_DEFAULT_CURRENCY", "USD")

@@ -23,6 +23,16 @@ def store_run(db, monkeypatch):
     return services.refresh_analytics(as_of=DEFAULT_END)
 
 
+@pytest.fixture
+def larger_store_run(db, monkeypatch):
+    """5,000 customers: enough laptop buyers (about 130) for the planted sequence chain to
+    stand out from what their taste clusters buy and browse anyway (1,500 customers give about
+    40, and the camera then comes second to fourth)."""
+    monkeypatch.setattr(services, "_clv_scores", lambda *a, **k: None)
+    load_store(generate_store(customers=5000, seed=5), progress=False)
+    return services.refresh_analytics(as_of=DEFAULT_END)
+
+
 def _webshop(sku):
     return Product.objects.get(sku=sku, source="webshop")
 
@@ -50,11 +60,12 @@ def test_planted_basket_chain_is_recovered_as_rules(store_run):
     assert "baskets" in related.items[0].explanation
 
 
-def test_planted_sequence_chain_is_recovered_across_baskets(store_run):
+def test_planted_sequence_chain_is_recovered_across_baskets(larger_store_run):
     """Laptop → camera / home theatre were never in one basket: the collaborative filter links
     them, and laptop buyers without a camera are offered one far more often than others."""
     laptop, camera = _webshop(cat.LAPTOP), _webshop(cat.CAMERA)
     theatre = _webshop(cat.HOME_THEATRE)
+    store_run = larger_store_run
     assert not ProductRule.objects.filter(
         run=store_run, antecedent_product=laptop, consequent_product=camera
     ).exists()
@@ -176,3 +187,39 @@ def test_home_feed_puts_due_purchases_first(store_run):
         "bought_together", "similar_customers", "popular_in_segment", "popular"
     }  # fmt: skip
     assert categories
+
+
+def test_serving_lists_hold_the_runs_rows_and_only_recent_runs_keep_them(store_run):
+    """Each customer's list is their recommendation rows in rank order; each product's, its
+    rules by confidence then its neighbours; after more runs only the last two keep lists."""
+    import json
+
+    from guanxi.analytics.models import ServingList
+
+    customer_id = Recommendation.objects.filter(run=store_run).values_list(
+        "customer_id", flat=True
+    )[0]
+    mine = json.loads(
+        ServingList.objects.get(run=store_run, kind="customer", key=str(customer_id)).payload
+    )
+    rows = Recommendation.objects.filter(run=store_run, customer_id=customer_id).order_by("rank")
+    assert [i[0] for i in mine["items"]] == [r.product_id for r in rows]
+    assert [i[1] for i in mine["items"]] == [r.reason for r in rows]
+
+    bottle = _webshop(cat.BABY_BOTTLE)
+    lists = json.loads(
+        ServingList.objects.get(run=store_run, kind="product", key=str(bottle.pk)).payload
+    )
+    rules = ProductRule.objects.filter(
+        run=store_run, level="product", antecedent_product=bottle
+    ).order_by("-confidence", "-lift", "consequent_product_id")
+    assert [r[0] for r in lists["rules"]] == [r.consequent_product_id for r in rules]
+    neighbours = RelatedProduct.objects.filter(run=store_run, product=bottle).order_by("rank")
+    assert [n[0] for n in lists["neighbours"]] == [n.related_id for n in neighbours]
+    assert ServingList.objects.filter(run=store_run, kind="segment", key="store:").exists()
+
+    second = services.refresh_analytics(as_of=DEFAULT_END)
+    third = services.refresh_analytics(as_of=DEFAULT_END)
+    kept = set(ServingList.objects.values_list("run_id", flat=True).distinct())
+    assert kept == {second.pk, third.pk}
+    assert Recommendation.objects.filter(run=store_run).exists()  # the history stays

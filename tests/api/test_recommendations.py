@@ -85,3 +85,65 @@ def test_recommendations_and_home_over_http(client, auth, store):
     assert cold["cold_start"] and cold["segment"]["kind"] == "customer_type"
     assert cold["segment"]["value"] == "reseller" and len(cold["items"]) == 3
     assert {i["reason"] for i in cold["items"]} == {"popular_in_segment"}
+
+
+def test_a_verified_token_is_remembered_and_forgotten_when_revoked(
+    client, auth, db, django_assert_num_queries
+):
+    """The fast path does not look the token up on every request, yet a token revoked in the
+    admin (a model save) or through the service is refused from the next request on."""
+    from django.utils import timezone
+
+    from guanxi.api.models import ApiToken
+
+    customer = Customer.objects.create(first_name="A")
+    path = f"/api/v1/customers/{customer.pk}/recommendations"
+    assert client.get(path, **auth).status_code == 200  # verified (and last use recorded)
+    # Now: the customer with the run and their lists in one query, nothing for the token.
+    with django_assert_num_queries(1):
+        assert client.get(path, **auth).status_code == 200
+    token = ApiToken.objects.get(name="recommendations-reader")
+    token.revoked_at = timezone.now()
+    token.save()  # as the admin does
+    assert client.get(path, **auth).status_code == 401
+
+    row, raw = create_api_token("second-reader")
+    second = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get(path, **second).status_code == 200
+    from guanxi.api.services import revoke_api_token
+
+    revoke_api_token(row)
+    assert client.get(path, **second).status_code == 401
+
+
+def test_each_endpoint_reads_its_list_and_the_live_products(
+    client, auth, store, django_assert_max_num_queries
+):
+    """One row for the run's list (with the customer's segments' lists) and one query for the
+    live state of the listed products, when nothing listed has been excluded since."""
+    bottle = Product.objects.get(sku=cat.BABY_BOTTLE, source="webshop")
+    buyer_id = OrderLine.objects.filter(order__customer__isnull=False).values_list(
+        "order__customer_id", flat=True
+    )[0]
+    newcomer = Customer.objects.create(first_name="New")
+    client.get(f"/api/v1/products/{bottle.pk}/related", **auth)  # the token is verified once
+    for path, most in (
+        (f"/api/v1/products/{bottle.pk}/related", 2),
+        (f"/api/v1/customers/{buyer_id}/recommendations", 2),
+        (f"/api/v1/customers/{buyer_id}/home", 3),
+        (f"/api/v1/customers/{newcomer.pk}/recommendations", 2),
+    ):
+        with django_assert_max_num_queries(most):
+            response = client.get(path, **auth)
+        assert response.status_code == 200 and response.json()["items"], path
+
+
+def test_a_product_back_in_stock_is_served_again(client, auth, store):
+    """Lists keep every candidate: stock is decided when the request comes, both ways."""
+    bottle = Product.objects.get(sku=cat.BABY_BOTTLE, source="webshop")
+    path = f"/api/v1/products/{bottle.pk}/related?limit=3"
+    first = client.get(path, **auth).json()["items"][0]["product"]["id"]
+    Product.objects.filter(pk=first).update(in_stock=False)
+    assert first not in [i["product"]["id"] for i in client.get(path, **auth).json()["items"]]
+    Product.objects.filter(pk=first).update(in_stock=True)
+    assert client.get(path, **auth).json()["items"][0]["product"]["id"] == first

@@ -302,6 +302,82 @@ def _digits(phone):
     return "".join(ch for ch in phone or "" if ch.isdigit())
 
 
+def _brand(name: str) -> str | None:
+    return next((b for b in cat.BRANDS if name.startswith(b + " ")), None)
+
+
+def _taste_profile(store) -> tuple[float, float]:
+    """(mean share of a customer's branded lines going to their three most bought brands,
+    correlation of a customer's mean price position between their earlier and later half of
+    lines), over webshop customers with at least 12 branded lines."""
+    import numpy as np
+
+    products = store.products
+    position = {}
+    for sub in set(products["category_external_id"].to_pylist()):
+        rows_ = products.filter(pc.equal(products["category_external_id"], sub))
+        prices = rows_["price"].to_pylist()
+        order = sorted(range(len(prices)), key=lambda i: prices[i])
+        for rank, i in enumerate(order):
+            position[rows_["sku"][i].as_py()] = rank / max(len(prices) - 1, 1)
+    skus, names = products["sku"].to_pylist(), products["name"].to_pylist()
+    brand = {s: _brand(n) for s, n in zip(skus, names, strict=True)}
+    lines = store.order_lines_for(MAIN_SOURCE)
+    lines = lines.filter(
+        pc.and_(pc.is_valid(lines["customer_id"]), pc.equal(lines["kind"], "order"))
+    )
+    lines = lines.sort_by("placed_at")
+    by_customer = defaultdict(list)
+    for c, sku in zip(lines["customer_id"].to_pylist(), lines["sku"].to_pylist(), strict=True):
+        if brand.get(sku):
+            by_customer[c].append(sku)
+    shares, early, late = [], [], []
+    for skus in by_customer.values():
+        if len(skus) < 12:
+            continue
+        counts = sorted(
+            (sum(1 for s in skus if brand[s] == b) for b in {brand[s] for s in skus}),
+            reverse=True,
+        )
+        shares.append(sum(counts[:3]) / len(skus))
+        half = len(skus) // 2
+        early.append(np.mean([position[s] for s in skus[:half]]))
+        late.append(np.mean([position[s] for s in skus[half:]]))
+    return float(np.mean(shares)), float(np.corrcoef(early, late)[0, 1])
+
+
+def test_taste_clusters_concentrate_brands_and_price_tiers():
+    """Customers of a taste cluster keep to a repertoire of brands and to a price tier; without
+    the clusters neither holds (same seed, same everything else)."""
+    with_taste = generate_store(4000, seed=11)
+    without = generate_store(4000, seed=11, taste=False)
+    brands, prices = _taste_profile(with_taste)
+    brands_0, prices_0 = _taste_profile(without)
+    # Half of the picks go to three favourite brands (plus their share of the rest by chance).
+    assert brands > 0.5 and brands - brands_0 > 0.15, (brands, brands_0)
+    assert prices > 0.5 and prices_0 < 0.2, (prices, prices_0)
+    taste = with_taste.truth["taste"]
+    assert len(taste["clusters"]) == 4 * len(cat.PERSONAS)
+    assert sum(c["customers"] for c in taste["clusters"]) == 4000
+    assert all(len(c["brands"]) == 3 for c in taste["clusters"])
+    assert without.truth["taste"] is None
+
+
+def test_planted_products_sell_as_often_with_and_without_taste():
+    """Taste reshapes what people buy inside a category, not how often the planted products
+    (chain antecedents, refills, gifts) are bought."""
+    with_taste = generate_store(4000, seed=11)
+    without = generate_store(4000, seed=11, taste=False)
+
+    def buyers(store, sku):
+        lines = store.order_lines.filter(pc.equal(store.order_lines["sku"], sku))
+        return len(set(lines["order_id"].to_pylist()))
+
+    for sku in (cat.BABY_BOTTLE, cat.LAPTOP):
+        a, b = buyers(with_taste, sku), buyers(without, sku)
+        assert abs(a - b) <= 0.25 * b + 5, (sku, a, b)
+
+
 def test_duplicate_identities_have_typos(store):
     pairs = store.truth["duplicates"]
     assert 0.015 * 4000 <= len(pairs) <= 0.025 * 4000

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from scipy import sparse
 
-from guanxi.analytics import recommend, rules
+from guanxi.analytics import payloads, recommend, rules
 from guanxi.analytics.engine import inputs as engine_inputs
 from guanxi.analytics.models import (
     AnalyticsRun,
@@ -46,7 +46,7 @@ def rule_params() -> dict:
 
 
 def recommender_params() -> recommend.Params:
-    model = getattr(settings, "GUANXI_RECOMMENDER", "item_item") or "item_item"
+    model = getattr(settings, "GUANXI_RECOMMENDER", "ease") or "ease"
     return recommend.Params(model=model)
 
 
@@ -344,4 +344,30 @@ def write(run: AnalyticsRun, out: ChainOutputs) -> dict:
     return counts
 
 
-__all__ = ["DEFAULT_RULES", "ChainOutputs", "compute", "mine_rules", "rule_params", "write"]
+_CATEGORIES_SQL = "SELECT c.id, c.name FROM commerce_category c"
+CATEGORIES_SCHEMA = pa.schema([("category_id", pa.int64()), ("name", pa.string())])
+
+
+def serving_lists(out: ChainOutputs, patterns: pa.Table | None, affinities: pa.Table) -> pa.Table:
+    """The run's ready-to-serve lists (:mod:`guanxi.analytics.payloads`) from this step's
+    outputs and the run's periodic patterns and category affinities."""
+    return payloads.build(
+        product_rules=out.product_rules,
+        related=out.related,
+        recommendations=out.recommendations,
+        segments=out.segments,
+        patterns=patterns,
+        affinities=affinities,
+        category_names=_read(_CATEGORIES_SQL, {}, CATEGORIES_SCHEMA),
+    )
+
+
+__all__ = [
+    "DEFAULT_RULES",
+    "ChainOutputs",
+    "compute",
+    "mine_rules",
+    "rule_params",
+    "serving_lists",
+    "write",
+]

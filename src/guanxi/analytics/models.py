@@ -318,3 +318,31 @@ class SegmentPopular(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_kind}={self.segment}: {self.product_id} #{self.rank}"
+
+
+class ServingList(models.Model):
+    """One run's ready-to-serve list for one product, customer or segment, as JSON (see
+    :mod:`guanxi.analytics.payloads`): the API's hot paths read this one row by its unique key
+    instead of joining the run's rules, neighbours, recommendations and patterns on every
+    request. Only the latest runs keep theirs; the rows above stay the history."""
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", _("related products of a product")
+        CUSTOMER = "customer", _("personal picks, due purchases and top categories")
+        SEGMENT = "segment", _("best sellers of a segment")
+
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Product or customer id; "<segment kind>:<segment>" for segments.
+    key = models.CharField(max_length=160)
+    payload = models.TextField()
+
+    class Meta:
+        verbose_name = _("serving list")
+        verbose_name_plural = _("serving lists")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "kind", "key"], name="serving_list_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.run_id} {self.kind} {self.key}"

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
-MODELS = ("item_item", "als")
+MODELS = ("item_item", "ease", "als")
 
 REASON_RULE = "bought_together"
 REASON_SIMILAR = "similar_customers"
@@ -45,7 +45,7 @@ REASON_DUE = "due_again"
 class Params:
     """Tunable numbers of the recommender (recorded in the run's parameters)."""
 
-    model: str = "item_item"
+    model: str = "ease"
     per_customer: int = 20  # recommendations kept per customer
     view_weight: float = 0.25  # a viewed product counts this much of a purchase
     half_life_days: float = 120.0  # a purchase's weight halves every this many days
@@ -53,6 +53,7 @@ class Params:
     item_alpha: float = 0.5  # item-item: 0.5 = cosine, 1 = conditional probability
     aggregate: str = "mix"  # item-item: sum, max or mix of the links from what they bought
     rule_weight: float = 0.5  # weight of the rules' confidence next to the CF score
+    ease_l2: float = 200.0  # EASE: L2 penalty (λ) on the item-item weights
     als_factors: int = 48
     als_iterations: int = 15
     als_regularization: float = 0.05
@@ -156,6 +157,41 @@ class ItemItem:
         return rows
 
 
+class EASE:
+    """EASE, a linear item-item model fitted in closed form (Steck, "Embarrassingly Shallow
+    Autoencoders for Sparse Data", WWW 2019): the weights ``W`` that best rebuild each
+    customer's purchases from their other purchases, ``min ‖X − XW‖² + λ‖W‖²`` with
+    ``diag(W) = 0``, are ``W = −P / diag(P)`` (diagonal zeroed) with ``P = (XᵀX + λI)⁻¹``.
+
+    Unlike a neighbourhood model it learns how much each product says given the others (a
+    best seller bought by everyone says little), so it keeps what the customer's whole
+    basket history has in common. ``sim`` (cosine, as :class:`ItemItem`) still explains a pick
+    ("customers who bought X also bought it") and lists related products.
+    """
+
+    name = "ease"
+
+    def __init__(self, l2: float = 200.0, neighbours: int = 20):
+        self.l2 = l2
+        self.neighbours = neighbours
+        self.weights: np.ndarray | None = None
+        self.sim: np.ndarray | None = None
+
+    def fit(self, m: sparse.csr_matrix) -> EASE:
+        b = (m > 0).astype(np.float64).tocsc()
+        gram = (b.T @ b).toarray()
+        gram[np.diag_indices_from(gram)] += self.l2
+        p = np.linalg.inv(gram)
+        w = -p / np.diag(p)[None, :]
+        np.fill_diagonal(w, 0.0)
+        self.weights = w
+        self.sim = ItemItem(self.neighbours).fit(m).sim
+        return self
+
+    def scores(self, rows: sparse.csr_matrix) -> np.ndarray:
+        return np.asarray(rows @ self.weights)
+
+
 class ALS:
     """Implicit-feedback ALS (Hu, Koren, Volinsky 2008) from the ``implicit`` library."""
 
@@ -203,6 +239,8 @@ def make_model(params: Params):
         return ALS(params)
     if params.model == "item_item":
         return ItemItem(params.neighbours, params.item_alpha, params.aggregate)
+    if params.model == "ease":
+        return EASE(params.ease_l2, params.neighbours)
     raise ValueError(f"unknown recommender model {params.model!r}; use one of {MODELS}")
 
 
@@ -374,12 +412,19 @@ class Quality:
 
 
 def evaluate(
-    train: pa.Table, test: pa.Table, *, k: int = 10, params: Params | None = None, rules=None
+    train: pa.Table,
+    test: pa.Table,
+    *,
+    k: int = 10,
+    params: Params | None = None,
+    rules=None,
+    models: dict[str, Params] | None = None,
 ) -> list[Quality]:
     """recall@k / precision@k on a time split: fit on ``train`` (customer_id, product_id,
     weight; weight 1 = purchase), score against the products each customer bought in ``test``
-    that they had not bought in ``train``. Methods: most popular (baseline), item-item, ALS,
-    and each model blended with ``rules`` (the served ranking)."""
+    that they had not bought in ``train``. Methods: most popular (baseline), then each of
+    ``models`` (label → parameters; default: every model of :data:`MODELS` with ``params``),
+    alone and blended with ``rules`` (the served ranking)."""
     params = params or Params()
     matrix = build_matrix(train)
     test_m = build_matrix(test, matrix.customers, matrix.products).m
@@ -419,8 +464,10 @@ def evaluate(
         per_user.append(np.array([c for c in pop_cols if c not in own][:k]))
     score("most popular", per_user)
 
-    for name in MODELS:
-        model = make_model(dataclasses.replace(params, model=name)).fit(matrix.m)
+    if models is None:
+        models = {name: dataclasses.replace(params, model=name) for name in MODELS}
+    for name, model_params in models.items():
+        model = make_model(model_params).fit(matrix.m)
         for label, rm in ((name, None), (f"{name} + rules", rmat)):
             if label.endswith("rules") and rm is None:
                 continue
@@ -431,7 +478,7 @@ def evaluate(
                 excluded=purchases_only,
                 available=available,
                 n=k,
-                rule_weight=params.rule_weight,
+                rule_weight=model_params.rule_weight,
                 row_ids=users,
             )
             per_user = _split(ranked, users)
@@ -476,6 +523,7 @@ def interactions_from_lines(
 
 __all__ = [
     "ALS",
+    "EASE",
     "MODELS",
     "ItemItem",
     "Matrix",

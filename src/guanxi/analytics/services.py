@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from guanxi.analytics import chains, scoring
+from guanxi.analytics import chains, payloads, scoring
 from guanxi.analytics.engine import connect, engine_name, load_inputs, normalise_as_of
 from guanxi.analytics.engine.inputs import TIMESTAMP
 from guanxi.analytics.models import (
@@ -128,6 +128,8 @@ def refresh_analytics(
         with step("write"), transaction.atomic():
             outputs = _write(run, scores, clv, affinities, patterns, previous_run, as_of)
             outputs.update(chains.write(run, chain_outputs))
+            lists = chains.serving_lists(chain_outputs, patterns, affinities)
+            outputs["serving_lists"] = payloads.write(run, lists)
         outputs["profitability_by_customer_type"] = _profitability_rows(by_type)
         run.outputs = outputs
         run.status = AnalyticsRun.Status.SUCCEEDED
@@ -138,6 +140,7 @@ def refresh_analytics(
         log.exception("analytics run %s failed", run.pk)
         raise
     _finish(run, steps, started)
+    payloads.prune(run)
     _analyze_outputs()
     run_finished.send(sender=AnalyticsRun, run=run)
     return run

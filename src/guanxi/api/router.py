@@ -29,6 +29,9 @@ api = NinjaAPI(
     auth=BearerToken(),
     urls_namespace="api-v1",
 )
+# The recommendation endpoints first: they are the hot read paths, and Django tries the
+# routes in order (their paths overlap no other router's).
+api.add_router("", recommendations.router)
 api.add_router("", customers.router)
 api.add_router("", orders.router)
 api.add_router("", events.router)
@@ -36,6 +39,5 @@ api.add_router("", analytics.router)
 api.add_router("", segments.router)
 api.add_router("", identity.router)
 api.add_router("", webhooks.router)
-api.add_router("", recommendations.router)
 api.add_router("", service.router)
 api.add_router("", marketing.router)

@@ -309,13 +309,26 @@ class _Catalogue:
     cum_by_top: list[np.ndarray] = dataclasses.field(default_factory=list)
     index: dict[str, int] = dataclasses.field(default_factory=dict)
     planted: set[int] = dataclasses.field(default_factory=set)
+    brand: np.ndarray | None = None  # index into cat.BRANDS (-1: a planted product)
+    price_position: np.ndarray | None = None  # 0 = cheapest of its subcategory … 1 = dearest
+    # Cumulative popularity per (taste cluster + 1, top category), see ``_Taste``; row 0 is the
+    # store-wide popularity of ``cum_by_top``.
+    cum_by_taste: list[list[np.ndarray]] = dataclasses.field(default_factory=list)
 
-    def pick(self, rng: np.random.Generator, top: np.ndarray) -> np.ndarray:
-        """A product of each given top category, drawn by popularity."""
+    def pick(
+        self, rng: np.random.Generator, top: np.ndarray, taste: np.ndarray | None = None
+    ) -> np.ndarray:
+        """A product of each given top category, drawn by popularity, or by the popularity
+        among the customers of the given taste cluster (``taste`` ≥ 0; -1 = store-wide)."""
         # One search over the categories' cumulative popularity laid end to end (k + cum_k).
-        stacked = np.concatenate([k + c for k, c in enumerate(self.cum_by_top)])
-        members = np.concatenate(self.by_top)
-        hit = np.searchsorted(stacked, top + rng.random(len(top)), side="right")
+        tables = self.cum_by_taste or [self.cum_by_top]
+        tops = len(self.by_top)
+        stacked = np.concatenate(
+            [tops * g + k + c for g, row in enumerate(tables) for k, c in enumerate(row)]
+        )
+        members = np.tile(np.concatenate(self.by_top), len(tables))
+        row = 0 if taste is None else np.where(taste >= 0, taste + 1, 0)
+        hit = np.searchsorted(stacked, row * tops + top + rng.random(len(top)), side="right")
         return members[np.minimum(hit, len(members) - 1)]
 
 
@@ -326,7 +339,7 @@ def _build_catalogue(rng: np.random.Generator, customers: int) -> _Catalogue:
     target = int(np.clip(customers // 40, 300, 2000)) - len(cat.PLANTED_PRODUCTS)
     nouns_total = sum(len(s.nouns) for _, s in subs)
 
-    skus, names, nouns, sub_of, prices = [], [], [], [], []
+    skus, names, nouns, sub_of, prices, brands = [], [], [], [], [], []
     for i, (_, s) in enumerate(subs):
         n = max(3, round(target * len(s.nouns) / nouns_total))
         noun = rng.integers(0, len(s.nouns), n)
@@ -348,15 +361,27 @@ def _build_catalogue(rng: np.random.Generator, customers: int) -> _Catalogue:
             skus.append(f"{s.code}-{j + 1:04d}")
             sub_of.append(i)
         prices.extend(price.tolist())
+        brands.extend(brand.tolist())
     for p in cat.PLANTED_PRODUCTS:
         skus.append(p.sku)
         names.append(p.name)
         nouns.append(p.name)
         sub_of.append(sub_index[p.subcategory])
         prices.append(p.price)
+        brands.append(-1)
 
     sub = np.array(sub_of, dtype=np.int64)
     top = np.array([top_index[subs[i][0].code] for i in sub_of], dtype=np.int64)
+    # Where each product's price sits in its subcategory (0 = cheapest, 1 = dearest).
+    price_array = np.array(prices)
+    position = np.zeros(len(skus))
+    for i in range(len(subs)):
+        members = np.flatnonzero(sub == i)
+        if len(members) > 1:
+            ranks = np.argsort(np.argsort(price_array[members], kind="stable"), kind="stable")
+            position[members] = ranks / (len(members) - 1)
+        elif len(members):
+            position[members] = 0.5
     index = {s: i for i, s in enumerate(skus)}
     planted = {index[p.sku] for p in cat.PLANTED_PRODUCTS}
 
@@ -417,7 +442,95 @@ def _build_catalogue(rng: np.random.Generator, customers: int) -> _Catalogue:
         cum_by_top=cum_by_top,
         index=index,
         planted=planted,
+        brand=np.array(brands, dtype=np.int64),
+        price_position=position,
     )
+
+
+# --- Taste ------------------------------------------------------------------------------------
+
+# Inside the categories a persona buys from, customers are not alike: a bargain hunter and a
+# premium buyer, each faithful to a few brands, each more into some subcategories than others.
+# Every persona has TASTE_CLUSTERS_PER_PERSONA taste clusters; a cluster is
+#
+# * a price position (0 = the cheapest of a subcategory … 1 = the dearest): a product's appeal
+#   falls off as a bell curve (σ = PRICE_WIDTH) with its distance from it;
+# * a preference over the subcategories of each category (Dirichlet(1) weights: one cluster of
+#   parents buys toys and clothes, another nursery furniture);
+# * a repertoire of FAVOURITE_BRANDS brands: BRAND_LOYALTY of the picks come from it (polygamous
+#   brand loyalty: most buyers spread their purchases over a small repertoire of brands, and
+#   the repertoire takes a large share of them — Ehrenberg's repeat-buying studies).
+#
+# Each customer belongs to one of their persona's clusters, and every pick is drawn by
+# store-wide popularity × the cluster's appeal. Planted products (chains, refills, gifts, the
+# review ring's targets) keep their store-wide probability in every cluster, so they come out
+# as often as without taste.
+TASTE_CLUSTERS_PER_PERSONA = 4
+FAVOURITE_BRANDS = 3
+BRAND_LOYALTY = 0.5
+PRICE_WIDTH = 0.2
+
+
+@dataclasses.dataclass
+class _Taste:
+    cluster: np.ndarray  # per webshop customer: their taste cluster
+    clusters: list[dict[str, Any]]  # each cluster, for the truth
+
+
+def _build_taste(rng: np.random.Generator, catalogue: _Catalogue, persona: np.ndarray) -> _Taste:
+    """Taste clusters, each customer's cluster, and the clusters' product probabilities
+    (``catalogue.cum_by_taste``)."""
+    n_clusters = len(cat.PERSONAS) * TASTE_CLUSTERS_PER_PERSONA
+    planted = np.zeros(len(catalogue.sku), dtype=bool)
+    planted[list(catalogue.planted)] = True
+    tables = [list(catalogue.cum_by_top)]
+    clusters = []
+    for k in range(n_clusters):
+        position = float(rng.uniform(0.05, 0.95))
+        brands = rng.choice(len(cat.BRANDS), FAVOURITE_BRANDS, replace=False)
+        focus = np.ones(int(catalogue.sub.max()) + 1)
+        for members in catalogue.by_top:
+            in_top = np.unique(catalogue.sub[members])
+            focus[in_top] = rng.dirichlet(np.ones(len(in_top))) * len(in_top)
+        appeal = (
+            np.exp(-0.5 * ((catalogue.price_position - position) / PRICE_WIDTH) ** 2)
+            * focus[catalogue.sub]
+        )
+        favourite = np.isin(catalogue.brand, brands)
+        row = []
+        for members in catalogue.by_top:
+            base = catalogue.weight[members] / catalogue.weight[members].sum()
+            free = ~planted[members]
+            liked = base * appeal[members] * free
+            loyal = liked * favourite[members]
+            if loyal.sum() > 0 and liked.sum() > 0:
+                liked = BRAND_LOYALTY * loyal / loyal.sum() + (1 - BRAND_LOYALTY) * (
+                    liked / liked.sum()
+                )
+            elif liked.sum() > 0:
+                liked = liked / liked.sum()
+            # Planted products keep their store-wide share; the others share the rest.
+            mixed = np.where(free, liked * base[free].sum(), base)
+            cum = np.cumsum(mixed)
+            cum /= cum[-1]
+            cum[-1] = 1.0 + 1e-12
+            row.append(cum)
+        tables.append(row)
+        clusters.append(
+            {
+                "cluster": k,
+                "persona": cat.PERSONAS[k // TASTE_CLUSTERS_PER_PERSONA][0],
+                "price_position": round(position, 3),
+                "brands": [cat.BRANDS[b] for b in sorted(brands)],
+            }
+        )
+    catalogue.cum_by_taste = tables
+    cluster = persona * TASTE_CLUSTERS_PER_PERSONA + rng.integers(
+        0, TASTE_CLUSTERS_PER_PERSONA, len(persona)
+    )
+    for c in clusters:
+        c["customers"] = int((cluster == c["cluster"]).sum())
+    return _Taste(cluster=cluster, clusters=clusters)
 
 
 # --- Customers --------------------------------------------------------------------------------
@@ -436,6 +549,7 @@ class _People:
     signup: np.ndarray  # day (may be negative: before the window)
     churn: np.ndarray  # day the customer stops buying (inf: never)
     rows: dict[str, list]  # column → values, for the customers table
+    taste: np.ndarray | None = None  # taste cluster (see ``_Taste``)
 
 
 def _pick_top(rng: np.random.Generator, persona: np.ndarray) -> np.ndarray:
@@ -650,10 +764,15 @@ def _fill_baskets(
     persona: np.ndarray,
     extra: np.ndarray,
     business: np.ndarray,
+    taste: np.ndarray | None = None,
 ) -> None:
-    """Give each order 1 + ``extra`` lines drawn from its buyer's persona."""
+    """Give each order 1 + ``extra`` lines drawn from its buyer's persona (and taste)."""
     n_lines = 1 + extra
-    product = catalogue.pick(rng, _pick_top(rng, np.repeat(persona, n_lines)))
+    product = catalogue.pick(
+        rng,
+        _pick_top(rng, np.repeat(persona, n_lines)),
+        None if taste is None else np.repeat(taste, n_lines),
+    )
     qty = _quantities(rng, np.repeat(business, n_lines))
     book.add_lines(np.repeat(orders, n_lines), product, qty)
 
@@ -789,7 +908,7 @@ def _plant_periodic(
     book.add_lines(orders, np.array(sku), np.ones(len(orders)), planted=True)
     extra = orders[rng.random(len(orders)) < 0.2]
     owner = cust_a[extra - orders[0]] if len(orders) else cust_a
-    product = catalogue.pick(rng, _pick_top(rng, people.persona[owner]))
+    product = catalogue.pick(rng, _pick_top(rng, people.persona[owner]), people.taste[owner])
     book.add_lines(extra, product, np.ones(len(extra)))
     return planted
 
@@ -1082,7 +1201,7 @@ def _events(
     count = rng.poisson(months_active * (0.2 + 1.5 * people.rate))
     cust = np.repeat(np.arange(n), count)
     t = clock.sample(a[cust], b[cust], rng.random(len(cust)))
-    product = catalogue.pick(rng, _pick_top(rng, people.persona[cust]))
+    product = catalogue.pick(rng, _pick_top(rng, people.persona[cust]), people.taste[cust])
     kind = rng.choice(3, len(cust), p=[0.7, 0.1, 0.2])
     parts.append((kind, cust, np.full(len(cust), -1), product, t))
 
@@ -1146,10 +1265,13 @@ def generate_store(
     seed: int = 0,
     months: int = 24,
     end: dt.date = DEFAULT_END,
+    taste: bool = True,
 ) -> SimulatedStore:
     """Simulate ``customers`` webshop customers buying for ``months`` months up to ``end``.
 
-    Pure and deterministic: the same arguments give identical tables and truth.
+    Pure and deterministic: the same arguments give identical tables and truth. ``taste=False``
+    leaves out the taste clusters (every pick by store-wide popularity inside the persona's
+    categories, as before they existed): for measuring what the clusters change.
     """
     if customers < 1:
         raise ValueError("customers must be at least 1")
@@ -1160,6 +1282,10 @@ def generate_store(
     days = float(clock.days)
     catalogue = _build_catalogue(rng, customers)
     people = _build_people(rng, seed, customers, clock)
+    # Taste draws come from a second generator seeded from the same seed: every draw of the
+    # main one (order times, basket sizes, which category…) stays what it was without taste.
+    tastes = _build_taste(np.random.default_rng([abs(seed), 1]), catalogue, people.persona)
+    people.taste = tastes.cluster if taste else np.full(people.n, -1)
     n = people.n
     business = people.ctype > 0
     everyone = np.arange(n)
@@ -1209,7 +1335,16 @@ def generate_store(
     cust, t = cust[keep], t[keep]
     orders = book.add_orders(cust, t)
     extra = rng.poisson(people.basket[cust])
-    _fill_baskets(rng, book, catalogue, orders, people.persona[cust], extra, business[cust])
+    _fill_baskets(
+        rng,
+        book,
+        catalogue,
+        orders,
+        people.persona[cust],
+        extra,
+        business[cust],
+        people.taste[cust],
+    )
 
     # Guests: ~3% of orders, from visitors who never sign up (a few come back).
     g = max(1, int(0.03 * len(cust)))
@@ -1298,6 +1433,14 @@ def generate_store(
         "churners": churn_truth,
         "periodic_buyers": [{"customer_id": ids[c], **entry} for c, entry in periodic_plan],
         "product_chains": chains,
+        "taste": {
+            "brand_loyalty": BRAND_LOYALTY,
+            "favourite_brands": FAVOURITE_BRANDS,
+            "price_width": PRICE_WIDTH,
+            "clusters": tastes.clusters,
+        }
+        if taste
+        else None,
         "duplicates": dup_truth,
         "review_ring": {
             "accounts": [ids[i] for i in ring],
