@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
-from django.db import connection
 from scipy import sparse
 
 from guanxi.analytics import recommend, rules
@@ -117,17 +116,7 @@ SEGMENTS_SCHEMA = pa.schema(
 
 
 def _read(sql: str, params: dict, schema: pa.Schema) -> pa.Table:
-    if connection.vendor == "postgresql":
-        return engine_inputs._read_postgres(sql, params, schema)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if not rows:
-        return schema.empty_table()
-    return pa.table(
-        [pa.array(list(v), f.type) for f, v in zip(schema, zip(*rows, strict=True), strict=True)],
-        schema=schema,
-    )
+    return engine_inputs._read(sql, params, schema)
 
 
 def compute(con, order_lines, inputs, as_of: dt.datetime) -> ChainOutputs:
@@ -222,20 +211,15 @@ def _related(sim: np.ndarray, bought: sparse.csr_matrix, products: np.ndarray) -
     k = min(RELATED_PER_PRODUCT, max(sim.shape[1] - 1, 0))
     if k == 0:
         return pa.table({})
-    b = (bought > 0).astype(np.float64).tocsc()
+    b = (bought > 0).astype(np.float64).tocsr()
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(sim, top, axis=1)
     order = np.lexsort((top, -vals), axis=1)
     top, vals = np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
     rows, pos = np.nonzero(vals > 0)
     cols = top[rows, pos]
-    both = np.asarray(
-        [
-            b[:, r].multiply(b[:, c]).sum()
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
-        ],
-        np.int64,
-    )
+    # Customers who bought both: the products' co-purchase counts (exact small integers).
+    both = np.asarray((b.T @ b)[rows, cols], np.float64).ravel().astype(np.int64)
     return pa.table(
         {
             "product_id": pa.array(products[rows], pa.int64()),
