@@ -146,9 +146,16 @@ class LifecycleChange(models.Model):
 class CategoryAffinity(models.Model):
     """How much of a customer's buying goes to a category, and how that is trending (S1.2, S1.6)."""
 
-    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="affinities")
+    # Reads go through the (run, customer) index; single-column indexes on run (its prefix)
+    # and category (only a category's deletion looks rows up by it) would cost every nightly
+    # run millions of index inserts for nothing.
+    run = models.ForeignKey(
+        AnalyticsRun, on_delete=models.CASCADE, related_name="affinities", db_index=False
+    )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     share = models.FloatField(_("share of spend"))
     score = models.FloatField(_("affinity"))  # share relative to the store's average share
     # Share in the recent window minus share before it (positive = growing interest).
@@ -271,17 +278,27 @@ class Recommendation(models.Model):
         POPULAR_IN_SEGMENT = "popular_in_segment", _("popular in their segment")
         POPULAR = "popular", _("popular in the store")
 
-    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
+    # ~20 rows per customer per run: only the (run, customer, rank) index, which serves the
+    # reads and a run's deletion. Indexes on product / because_of (used only when a product is
+    # deleted, which scans instead) would cost each run tens of millions of random inserts.
+    run = models.ForeignKey(
+        AnalyticsRun, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", db_index=False)
     rank = models.SmallIntegerField()
     score = models.FloatField()
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     # The product they bought that led here (rule antecedent or most similar purchase).
     because_of = models.ForeignKey(
-        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     strength = models.FloatField(null=True, blank=True)  # rule confidence or similarity
 

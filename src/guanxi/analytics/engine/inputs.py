@@ -62,11 +62,13 @@ SELECT c.id, {ts(c.created_at)}, c.customer_type, c.kind
 FROM customers_customer c
 WHERE c.merged_into_id IS NULL
 """
+# Orders are read in one pass ({scan}: NOT INDEXED on SQLite, whose planner would rather
+# walk the customers and look each one's orders up: ~4× slower at 5 M orders) and kept to the
+# customers read above in Arrow.
 _ORDERS_SQL = """
 SELECT o.id, o.customer_id, {ts(o.placed_at)}, o.kind, o.status, o.total, o.currency
-FROM commerce_order o
-JOIN customers_customer c ON c.id = o.customer_id AND c.merged_into_id IS NULL
-WHERE o.placed_at <= %(as_of)s
+FROM commerce_order o {scan}
+WHERE o.customer_id IS NOT NULL AND o.placed_at <= %(as_of)s
 """
 # Lines and products are read without joins and joined in Arrow: SQLite's nested-loop joins
 # over a million lines cost several times the plain scans.
@@ -110,7 +112,8 @@ class Inputs:
 
 
 def _sql(template: str) -> str:
-    """Fill ``{ts(col)}`` for this database: epoch microseconds on PostgreSQL, text on SQLite."""
+    """Fill ``{ts(col)}`` for this database (epoch microseconds on PostgreSQL, text on
+    SQLite) and ``{scan}`` (``NOT INDEXED`` on SQLite: read the table in one pass)."""
     out, rest = [], template
     while "{ts(" in rest:
         head, _, tail = rest.partition("{ts(")
@@ -121,7 +124,8 @@ def _sql(template: str) -> str:
             # An expression has no declared type, so Django's converters leave the text alone.
             out.append(f"{head}CAST({column} AS TEXT)")
     out.append(rest)
-    return "".join(out)
+    scan = "NOT INDEXED" if connection.vendor == "sqlite" else ""
+    return "".join(out).replace("{scan}", scan)
 
 
 def _read_postgres(sql: str, params: dict, schema: pa.Schema) -> pa.Table:
@@ -240,6 +244,13 @@ def load_inputs(as_of: dt.datetime | dt.date | None = None) -> Inputs:
     params = {"as_of": _sqlite_param(as_of)}
     customers = _read(_CUSTOMERS_SQL, {}, CUSTOMERS_SCHEMA)
     orders = _read(_ORDERS_SQL, params, ORDERS_SCHEMA)
+    orders = orders.filter(
+        pc.is_in(orders.column("customer_id"), value_set=customers.column("customer_id"))
+    )
+    # A defined order (by customer, then time), whatever plan the database chose.
+    orders = orders.sort_by(
+        [("customer_id", "ascending"), ("placed_at", "ascending"), ("order_id", "ascending")]
+    )
     order_lines = _join_lines(
         _read(_LINES_SQL, {}, RAW_LINES_SCHEMA), orders, _read(_PRODUCTS_SQL, {}, PRODUCTS_SCHEMA)
     )
