@@ -185,9 +185,11 @@ class ItemItem:
         Vectorised by the position of a product within its row: the p-th products of all rows
         touch distinct (row, column) cells, so each position is one gather-max-scatter.
         """
-        best = np.zeros((rows.shape[0], self.sim.shape[1]))
+        width = self.sim.shape[1]
+        best = np.zeros((rows.shape[0], width))
         if rows.nnz == 0:
             return best
+        flat = best.reshape(-1)
         counts = np.diff(rows.indptr)
         row = np.repeat(np.arange(rows.shape[0]), counts)
         position = np.arange(rows.nnz) - np.repeat(rows.indptr[:-1], counts)
@@ -197,10 +199,9 @@ class ItemItem:
         for p in range(len(bounds) - 1):
             entries = order[bounds[p] : bounds[p + 1]]
             items = rows.indices[entries]
-            r = row[entries][:, None]
-            cols = self._neighbour_cols[items]
+            cells = (row[entries] * width)[:, None] + self._neighbour_cols[items]
             values = self._neighbour_sims[items] * weight[entries][:, None]
-            best[r, cols] = np.maximum(best[r, cols], values)
+            flat[cells] = np.maximum(flat[cells], values)
         return best
 
     def link(self, rows: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -279,9 +280,13 @@ class Ranked:
     cols: np.ndarray  # product column
     rank: np.ndarray  # 1-based within the customer
     score: np.ndarray
-    reason: list[str]
+    by_rule: np.ndarray  # True: "bought together" (the rules), False: "similar customers"
     because: np.ndarray  # column of the bought product that led here, -1 when none
     strength: np.ndarray  # the rule's confidence or the products' similarity
+
+    @property
+    def reason(self) -> list[str]:
+        return np.where(self.by_rule, REASON_RULE, REASON_SIMILAR).tolist()
 
 
 def rank(
@@ -308,8 +313,8 @@ def rank(
     m = matrix.m
     row_ids = np.arange(m.shape[0]) if row_ids is None else np.asarray(row_ids)
     bought = ((m if purchases is None else purchases) > 0).astype(np.float64).tocsr()
-    out: dict[str, list] = {k: [] for k in ("rows", "cols", "rank", "score", "reason", "because")}
-    out["strength"] = []
+    names = ("rows", "cols", "rank", "score", "by_rule", "because", "strength")
+    out: dict[str, list] = {k: [] for k in names}
     for start in range(0, len(row_ids), chunk):
         ids = row_ids[start : start + chunk]
         rows = m[ids]
@@ -330,7 +335,7 @@ def rank(
             out["cols"].append(cols)
             out["rank"].append(pos + 1)
             out["score"].append(scores)
-            out["reason"].extend(np.where(by_rule, REASON_RULE, REASON_SIMILAR).tolist())
+            out["by_rule"].append(by_rule)
             out["because"].append(because)
             out["strength"].append(strength)
             continue
@@ -362,19 +367,21 @@ def rank(
         out["cols"].append(cols)
         out["rank"].append(pos + 1)
         out["score"].append(top_scores[r_local, pos])
-        out["reason"].extend(np.where(by_rule, REASON_RULE, REASON_SIMILAR).tolist())
+        out["by_rule"].append(by_rule)
         out["because"].append(because)
         out["strength"].append(strength)
 
     def cat(name, dtype):
-        return np.concatenate(out[name]).astype(dtype) if out[name] else np.zeros(0, dtype)
+        if not out[name]:
+            return np.zeros(0, dtype)
+        return np.concatenate(out[name]).astype(dtype, copy=False)
 
     return Ranked(
         rows=cat("rows", np.int64),
         cols=cat("cols", np.int64),
         rank=cat("rank", np.int64),
         score=cat("score", np.float64),
-        reason=out["reason"],
+        by_rule=cat("by_rule", bool),
         because=cat("because", np.int64),
         strength=cat("strength", np.float64),
     )
@@ -384,6 +391,25 @@ def _entries(m: sparse.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(row × width + column, value) of each stored entry of canonical ``m``."""
     r = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
     return r * width + m.indices, m.data
+
+
+def _union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union of two sorted arrays of distinct values (a merge, not a sort)."""
+    if len(b) == 0:
+        return a
+    if len(a) == 0:
+        return b
+    at = np.searchsorted(a, b)
+    new = (at == len(a)) | (a[np.minimum(at, len(a) - 1)] != b)
+    return np.insert(a, at[new], b[new])
+
+
+def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted ``sorted_set``, by binary search."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
 def _rank_linked(
@@ -418,7 +444,7 @@ def _rank_linked(
         rule_keys, rule_values = _entries(rule, width)
     else:
         rule_keys, rule_values = np.zeros(0, np.int64), np.zeros(0)
-    keys = np.union1d(cf_keys, rule_keys)
+    keys = _union_sorted(cf_keys, rule_keys)
     cf_all = np.zeros(len(keys))
     cf_all[np.searchsorted(keys, cf_keys)] = cf_values
     rule_all = np.zeros(len(keys))
@@ -428,13 +454,15 @@ def _rank_linked(
     excluded.eliminate_zeros()
     excluded.sum_duplicates()
     ex_keys, _ = _entries(excluded, width)
-    keep = (total > 0) & available[keys % width] & ~np.isin(keys, ex_keys)
+    keep = (total > 0) & available[keys % width] & ~_in_sorted(keys, ex_keys)
     keys, total = keys[keep], total[keep]
     cf_all, rule_all = cf_all[keep], rule_all[keep]
     rows = keys // width
     # Best first within each row; keys are sorted, so equal scores stay in column order.
     order = np.argsort(-total, kind="stable")
-    order = order[np.argsort(rows[order], kind="stable")]
+    # Rows of a chunk fit in 16 bits: numpy sorts those stably by radix, in linear time.
+    small = np.int16 if cf.shape[0] <= np.iinfo(np.int16).max else np.int64
+    order = order[np.argsort(rows[order].astype(small), kind="stable")]
     ranked_rows = rows[order]
     pos = np.arange(len(order)) - np.searchsorted(ranked_rows, ranked_rows, side="left")
     kept = pos < n
@@ -488,24 +516,29 @@ def popular(
     buyers are left out (their customers get the overall list).
     """
     b = (matrix.m > 0).astype(np.int64).tocsr()
+    buys = np.diff(b.indptr) > 0  # rows with a purchase (b stores ones only)
     result = {}
 
-    def top(sub) -> tuple[np.ndarray, np.ndarray, int]:
-        counts = np.asarray(sub.sum(axis=0)).ravel()
-        buyers = int((sub.sum(axis=1) > 0).sum())
+    def top(counts: np.ndarray, buyers: int) -> tuple[np.ndarray, np.ndarray, int]:
         order = np.lexsort((np.arange(len(counts)), -counts))[:n]
         order = order[counts[order] > 0]
         return order, counts[order], buyers
 
-    result[None] = top(b)
-    if groups is not None:
-        for g in np.unique(groups):
-            if g is None or g == "":
+    result[None] = top(np.asarray(b.sum(axis=0)).ravel(), int(buys.sum()))
+    if groups is not None and len(groups):
+        labels, code = np.unique(groups, return_inverse=True)
+        code = code.ravel()
+        # Every group's counts at once: a (groups × rows) indicator times the purchases.
+        member = sparse.csr_matrix(
+            (np.ones(len(code), np.int64), (code, np.arange(len(code)))),
+            shape=(len(labels), b.shape[0]),
+        )
+        counts = (member @ b).toarray()
+        buyers = np.bincount(code[buys], minlength=len(labels))
+        for i, g in enumerate(labels):
+            if g is None or g == "" or buyers[i] < min_buyers:
                 continue
-            sub = b[np.nonzero(groups == g)[0]]
-            cols, counts, buyers = top(sub)
-            if buyers >= min_buyers:
-                result[g] = (cols, counts, buyers)
+            result[g] = top(counts[i], int(buyers[i]))
     return result
 
 

@@ -45,6 +45,8 @@ def _sqlite_column(field: models.Field, column: pa.ChunkedArray) -> list:
 def _to_postgres_csv(table: pa.Table) -> bytes:
     cols = []
     for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
         if pa.types.is_list(column.type) or pa.types.is_struct(column.type):
             column = pa.chunked_array(
                 [[None if v is None else json.dumps(v) for v in column.to_pylist()]], pa.string()
