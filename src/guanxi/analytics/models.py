@@ -146,15 +146,22 @@ class LifecycleChange(models.Model):
 class CategoryAffinity(models.Model):
     """How much of a customer's buying goes to a category, and how that is trending (S1.2, S1.6)."""
 
-    # Reads go through the (run, customer) index; single-column indexes on run (its prefix)
-    # and category (only a category's deletion looks rows up by it) would cost every nightly
-    # run millions of index inserts for nothing.
+    # Millions of rows per run, written in bulk from ids the run has just read. Reads go
+    # through the (run, customer) index; single-column indexes on run (its prefix) and category
+    # (only a category's deletion looks rows up by it; Django cascades that itself) and
+    # database-level foreign-key checks would cost every run millions of lookups for nothing.
     run = models.ForeignKey(
-        AnalyticsRun, on_delete=models.CASCADE, related_name="affinities", db_index=False
+        AnalyticsRun,
+        on_delete=models.CASCADE,
+        related_name="affinities",
+        db_index=False,
+        db_constraint=False,
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     category = models.ForeignKey(
-        Category, on_delete=models.CASCADE, related_name="+", db_index=False
+        Category, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     share = models.FloatField(_("share of spend"))
     score = models.FloatField(_("affinity"))  # share relative to the store's average share
@@ -278,16 +285,24 @@ class Recommendation(models.Model):
         POPULAR_IN_SEGMENT = "popular_in_segment", _("popular in their segment")
         POPULAR = "popular", _("popular in the store")
 
-    # ~20 rows per customer per run: only the (run, customer, rank) index, which serves the
-    # reads and a run's deletion. Indexes on product / because_of (used only when a product is
-    # deleted, which scans instead) would cost each run tens of millions of random inserts.
+    # ~20 rows per customer per run, written in bulk from ids the run has just read: only the
+    # (run, customer, rank) index, which serves the reads and a run's deletion. Indexes on
+    # product / because_of (used only when a product is deleted, which then scans; Django
+    # cascades it itself) and database-level foreign-key checks would cost each run tens of
+    # millions of random lookups (at 10 M order lines, about a minute of its write step).
     run = models.ForeignKey(
-        AnalyticsRun, on_delete=models.CASCADE, related_name="+", db_index=False
+        AnalyticsRun,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", db_index=False)
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     rank = models.SmallIntegerField()
     score = models.FloatField()
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
@@ -299,6 +314,7 @@ class Recommendation(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     strength = models.FloatField(null=True, blank=True)  # rule confidence or similarity
 

@@ -126,6 +126,8 @@ def refresh_analytics(
                 "rules": chains.rule_params(),
                 "recommender": chains.recommender_params().as_dict(),
             }
+        # Writing needs none of the inputs: let them go (gigabytes at 10 M order lines).
+        del inputs, con, customers, orders, order_lines, expr, previous
         with step("write"), _write_cache(), transaction.atomic():
             outputs = _write(run, scores, clv, affinities, patterns, previous_run, as_of)
             outputs.update(chains.write(run, chain_outputs))
@@ -276,10 +278,6 @@ def _money(units) -> pa.Array:
     return pc.divide(units.cast(pa.float64()), 10_000.0)
 
 
-def _r4(value):
-    return None if value is None else round(float(value), 4)
-
-
 def _stage_reason(base_stage, recency_days, tenure_days, at_risk_after_days, rules) -> str:
     if base_stage == "prospect":
         return "no order yet"
@@ -302,17 +300,26 @@ def _json_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _r4_json(value) -> str:
-    return "null" if value is None else _json_value(round(float(value), 4))
+def _json_texts(values: list) -> list[str]:
+    """:func:`_json_value` of each value; numbers and nulls (nearly all of them) in one pass."""
+    kinds = set(map(type, values))
+    if kinds <= {int, float, type(None)} and (
+        float not in kinds or all(map(math.isfinite, (v for v in values if v is not None)))
+    ):
+        if type(None) not in kinds:
+            return list(map(repr, values))
+        return ["null" if v is None else repr(v) for v in values]
+    return list(map(_json_value, values))
 
 
-_EXPLANATION_COLUMNS = (
-    "orders_count", "gross_units", "returns_units", "revenue_units", "recency_days",
-    "lifecycle_stage", "base_stage", "prev_stage", "tenure_days", "at_risk_after_days",
-    "r_score", "f_score", "m_score", "rfm_group", "tier", "revenue_rank", "share_before",
-    "cumulative_share", "health_score", "h_recency", "h_frequency_trend", "recent_orders",
-    "prior_orders", "h_returns",
-)  # fmt: skip
+def _json_r4_texts(values: list) -> list[str]:
+    """:func:`_json_value` of ``round(float(value), 4)`` (null stays null) of each value."""
+    return _json_texts([None if v is None else round(float(v), 4) for v in values])
+
+
+def _json_money_texts(units: list) -> list[str]:
+    """:func:`_json_value` of each amount in ten-thousandths as currency units."""
+    return _json_texts([u / 10_000 for u in units])
 
 
 def _explanations(scores: pa.Table, params: dict) -> list[str]:
@@ -333,8 +340,9 @@ def _explanations(scores: pa.Table, params: dict) -> list[str]:
                                         "window_days"},
                     "returns": {"value", "weight"}, "service": {"value", "weight", "note"}}}}
 
-    It is filled into a text template with the constant parts encoded once: building ~30
-    small dicts per customer was most of a large run's write step.
+    It is filled into a text template, the constant parts encoded once and each column's
+    values converted in one pass: building ~30 small dicts per customer was most of a large
+    run's write step.
     """
     rules, weights = params["lifecycle_rules"], params["health_weights"]
     j = _json_value
@@ -365,58 +373,77 @@ def _explanations(scores: pa.Table, params: dict) -> list[str]:
     prospect = head + "}"
     text_of: dict = {}
 
-    def t(value) -> str:  # stages, groups and tiers repeat: encode each once
-        found = text_of.get(value)
-        if found is None:
-            found = text_of[value] = j(value)
-        return found
+    def texts(name: str) -> list[str]:  # stages, groups, tiers: few values, each encoded once
+        out = []
+        for value in scores.column(name).to_pylist():
+            found = text_of.get(value)
+            if found is None:
+                found = text_of[value] = j(value)
+            out.append(found)
+        return out
+
+    def raw(name: str) -> list:
+        return scores.column(name).to_pylist()
 
     rule_of = {group: j(rule) for group, rule in scoring.RFM_RULES}
-    columns = [scores.column(name).to_pylist() for name in _EXPLANATION_COLUMNS]
-    out = []
-    for (
-        orders, gross, returns, revenue, recency, stage, base_stage, prev, tenure, at_risk,
-        r, f, m, group, tier, rank, before, cumulative, health, h_recency, h_trend,
-        recent, prior, h_returns,
-    ) in zip(*columns, strict=True):  # fmt: skip
-        is_buyer = orders > 0
-        reason = _stage_reason(base_stage, recency, tenure, at_risk, rules)
-        if stage == "won_back":
-            reason = f"{reason}; was {prev} in the previous run"
-        money = j(revenue / 10_000)
-        values = (
-            j(orders), j(gross / 10_000), j(returns / 10_000), money, j(recency),
-            t(stage), j(reason), t(prev), j(recency), j(tenure),
-            _r4_json(at_risk) if is_buyer else "null", money,
-        )  # fmt: skip
-        if not is_buyer:
-            out.append(prospect % values)
-            continue
-        out.append(
-            buyer
-            % (
-                *values,
-                j(r),
-                j(f),
-                j(m),
-                t(group),
-                rule_of.get(group, '""'),
-                t(tier),
-                j(rank),
-                _r4_json(before),
-                _r4_json(cumulative),
-                j(health),
-                _r4_json(h_recency),
-                _r4_json(h_trend),
-                j(recent),
-                j(prior),
-                _r4_json(h_returns),
-            )  # fmt: skip
-        )
-    return out
+    recency, tenure, at_risk = raw("recency_days"), raw("tenure_days"), raw("at_risk_after_days")
+    orders, stage, prev = raw("orders_count"), raw("lifecycle_stage"), raw("prev_stage")
+    reasons = []
+    for base, days, first, after, now, was in zip(
+        raw("base_stage"), recency, tenure, at_risk, stage, prev, strict=True
+    ):
+        reason = _stage_reason(base, days, first, after, rules)
+        if now == "won_back":
+            reason = f"{reason}; was {was} in the previous run"
+        reasons.append(reason)
+    is_buyer = [n > 0 for n in orders]
+    revenue = _json_money_texts(raw("revenue_units"))
+    common = zip(
+        _json_texts(orders),
+        _json_money_texts(raw("gross_units")),
+        _json_money_texts(raw("returns_units")),
+        revenue,
+        _json_texts(recency),
+        texts("lifecycle_stage"),
+        list(map(j, reasons)),
+        texts("prev_stage"),
+        _json_texts(recency),
+        _json_texts(tenure),
+        [t if b else "null" for t, b in zip(_json_r4_texts(at_risk), is_buyer, strict=True)],
+        revenue,
+        strict=True,
+    )
+    groups = raw("rfm_group")
+    extra = zip(
+        _json_texts(raw("r_score")),
+        _json_texts(raw("f_score")),
+        _json_texts(raw("m_score")),
+        texts("rfm_group"),
+        [rule_of.get(g, '""') for g in groups],
+        texts("tier"),
+        _json_texts(raw("revenue_rank")),
+        _json_r4_texts(raw("share_before")),
+        _json_r4_texts(raw("cumulative_share")),
+        _json_texts(raw("health_score")),
+        _json_r4_texts(raw("h_recency")),
+        _json_r4_texts(raw("h_frequency_trend")),
+        _json_texts(raw("recent_orders")),
+        _json_texts(raw("prior_orders")),
+        _json_r4_texts(raw("h_returns")),
+        strict=True,
+    )
+    return [
+        buyer % (*head_values, *tail_values) if b else prospect % head_values
+        for b, head_values, tail_values in zip(is_buyer, common, extra, strict=True)
+    ]
+
+
+SCORE_SLICE = 100_000
 
 
 def _score_rows(run: AnalyticsRun, scores: pa.Table, clv: pa.Table | None) -> pa.Table:
+    """CustomerScore rows of ``scores`` (and the CLV numbers), in the same order; the
+    explanations are added by the caller."""
     n = scores.num_rows
     currency = settings.GUANXI_DEFAULT_CURRENCY
     columns = {
@@ -436,7 +463,6 @@ def _score_rows(run: AnalyticsRun, scores: pa.Table, clv: pa.Table | None) -> pa
         "cumulative_revenue_share": scores.column("cumulative_share"),
         "lifecycle_stage": scores.column("lifecycle_stage"),
         "health_score": scores.column("health_score"),
-        "explanation": pa.array(_explanations(scores, run.params), pa.string()),
     }
     churn = pa.array(["not_enough_data"] * n, pa.string())
     if clv is not None and clv.num_rows:
@@ -478,7 +504,15 @@ def _write(
     previous_run: int | None,
     as_of: dt.datetime,
 ) -> dict:
-    outputs = {"customer_scores": bulk_insert(CustomerScore, _score_rows(run, scores, clv))}
+    # Explanations are built and written a slice at a time: as one list they would be the
+    # largest thing in memory at 10 M order lines.
+    rows, written = _score_rows(run, scores, clv), 0
+    for start in range(0, rows.num_rows, SCORE_SLICE):
+        texts = _explanations(scores.slice(start, SCORE_SLICE), run.params)
+        part = rows.slice(start, SCORE_SLICE)
+        part = part.append_column("explanation", pa.array(texts, pa.string()))
+        written += bulk_insert(CustomerScore, part)
+    outputs = {"customer_scores": written}
 
     # Stage changes against the previous successful run (none on the very first run).
     changes = 0
