@@ -121,12 +121,20 @@ def _read(sql: str, params: dict, schema: pa.Schema) -> pa.Table:
     return engine_inputs._read(sql, params, schema)
 
 
-def compute(con, order_lines, inputs, as_of: dt.datetime) -> ChainOutputs:
-    """Everything the two steps produce, from the run's Ibis tables and Arrow inputs."""
+def read_views(as_of: dt.datetime) -> pa.Table:
+    """(customer_id, product_id, n): how often each customer viewed or carted each product up
+    to ``as_of``, from the events (the largest table; the refresh reads it alongside its other
+    steps)."""
+    return _read(_EVENTS_SQL, {"as_of": engine_inputs._sqlite_param(as_of)}, EVENTS_SCHEMA)
+
+
+def compute(con, order_lines, inputs, as_of: dt.datetime, views=None) -> ChainOutputs:
+    """Everything the two steps produce, from the run's Ibis tables and Arrow inputs
+    (``views``: :func:`read_views`, read here if not given)."""
     params = rule_params()
     product_rules, category_rules = mine_rules(con, order_lines, params)
     p = recommender_params()
-    built = _matrices(inputs, as_of, p)
+    built = _matrices(inputs, as_of, p, read_views(as_of) if views is None else views)
     if built is None:
         return _empty(product_rules, category_rules)
     matrix, bought, excluded, catalogue = built
@@ -159,7 +167,7 @@ def compute(con, order_lines, inputs, as_of: dt.datetime) -> ChainOutputs:
     return ChainOutputs(product_rules, category_rules, related, recs, segments, stats)
 
 
-def _matrices(inputs, as_of: dt.datetime, p: recommend.Params):
+def _matrices(inputs, as_of: dt.datetime, p: recommend.Params, events: pa.Table):
     """(what each customer bought and viewed, what they bought, what is excluded: bought or
     returned, the catalogue) — or None without history or products. The line and event
     tables they are built from are let go on return (at 10 M lines, gigabytes)."""
@@ -173,7 +181,6 @@ def _matrices(inputs, as_of: dt.datetime, p: recommend.Params):
         bought_lines, time="placed_at", as_of=as_of, half_life_days=p.half_life_days
     )
     del bought_lines
-    events = _read(_EVENTS_SQL, {"as_of": engine_inputs._sqlite_param(as_of)}, EVENTS_SCHEMA)
     views = pa.table(
         {
             "customer_id": events.column("customer_id"),

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from guanxi.analytics import chains, scoring
 from guanxi.analytics.engine import connect, engine_name, load_inputs, normalise_as_of
-from guanxi.analytics.engine.inputs import TIMESTAMP
+from guanxi.analytics.engine.inputs import TIMESTAMP, Background
 from guanxi.analytics.models import (
     AnalyticsRun,
     CategoryAffinity,
@@ -89,6 +89,8 @@ def refresh_analytics(
             steps[label] = round(time.perf_counter() - t0, 3)
 
     try:
+        # The events (the largest table) are read alongside the steps before "recommend".
+        views = Background(chains.read_views, as_of)
         with step("load"):
             inputs = load_inputs(as_of)
             previous_run, previous = _previous_stages(as_of)
@@ -120,14 +122,14 @@ def refresh_analytics(
         with step("periodic"):
             patterns = _periodic_patterns(order_lines, as_of)
         with step("recommend"):
-            chain_outputs = chains.compute(con, order_lines, inputs, as_of)
+            chain_outputs = chains.compute(con, order_lines, inputs, as_of, views.result())
             run.params = {
                 **run.params,
                 "rules": chains.rule_params(),
                 "recommender": chains.recommender_params().as_dict(),
             }
         # Writing needs none of the inputs: let them go (gigabytes at 10 M order lines).
-        del inputs, con, customers, orders, order_lines, expr, previous
+        del inputs, con, customers, orders, order_lines, expr, previous, views
         with step("write"), _write_cache(), transaction.atomic():
             outputs = _write(run, scores, clv, affinities, patterns, previous_run, as_of)
             outputs.update(chains.write(run, chain_outputs))
