@@ -16,8 +16,9 @@ def guanxi(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
-def fresh_database(database_url: str | None, workdir: Path) -> dict:
-    """Environment for the child processes: a new empty database."""
+def fresh_database(database_url: str | None, workdir: Path, template: str | None = None) -> dict:
+    """Environment for the child processes: a new empty database (on PostgreSQL, a copy of the
+    database ``template`` when given)."""
     env = {k: v for k, v in os.environ.items() if k != "GUANXI_JOBS_IMMEDIATE"}
     env["GUANXI_DATA_DIR"] = str(workdir)
     env["PYTHONWARNINGS"] = "ignore"
@@ -28,9 +29,29 @@ def fresh_database(database_url: str | None, workdir: Path) -> dict:
         admin = database_url.rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(admin, autocommit=True) as con:
             con.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            con.execute(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            con.execute(f'CREATE DATABASE "{name}"{copy}')
         env["DATABASE_URL"] = database_url
         env.setdefault("SECRET_KEY", "bench-only")
     else:
         env.pop("DATABASE_URL", None)
     return env
+
+
+def save_database(database_url: str, as_name: str) -> None:
+    """Keep a copy of the PostgreSQL database of ``database_url`` as ``as_name``."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{as_name}"')
+        con.execute(f'CREATE DATABASE "{as_name}" TEMPLATE "{name}"')
+
+
+def database_exists(database_url: str, name: str) -> bool:
+    import psycopg
+
+    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as con:
+        return bool(con.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone())

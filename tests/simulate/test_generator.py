@@ -5,6 +5,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -14,7 +15,10 @@ from guanxi.simulate.generator import (
     DUPLICATE_SOURCE,
     MAIN_SOURCE,
     ORDER_LINE_SCHEMA,
+    customer_revenue,
     generate_store,
+    generate_store_parts,
+    merge_truth,
     revenue_share_of_top,
 )
 
@@ -452,3 +456,70 @@ def test_end_date_moves_the_window():
     store = generate_store(100, seed=1, months=24, end=dt.date(2025, 3, 15))
     assert store.truth["start"] == "2023-03-16"
     assert pc.max(store.order_lines["placed_at"]).as_py() < dt.datetime(2025, 3, 16, tzinfo=dt.UTC)
+
+
+# --- Large stores in parts --------------------------------------------------------------------
+
+
+def test_a_store_within_one_part_is_exactly_generate_store():
+    (only,) = generate_store_parts(300, seed=3, months=12, part_customers=300)
+    whole = generate_store(300, seed=3, months=12)
+    for name, table in whole.tables().items():
+        assert table.equals(only.tables()[name]), name
+    assert only.truth == whole.truth
+
+
+def test_parts_form_one_store_with_unique_ids():
+    parts = list(generate_store_parts(900, seed=5, months=12, part_customers=300))
+    again = list(generate_store_parts(900, seed=5, months=12, part_customers=300))
+
+    assert len(parts) == 3
+    for a, b in zip(parts, again, strict=True):  # deterministic
+        assert a.order_lines.equals(b.order_lines) and a.events.equals(b.events)
+    for part in parts[1:]:  # one catalogue, one time window
+        assert part.products.equals(parts[0].products)
+        assert (part.truth["start"], part.truth["end"]) == (
+            parts[0].truth["start"],
+            parts[0].truth["end"],
+        )
+
+    def every(values) -> list:
+        return [v for part in parts for v in values(part) if v is not None]
+
+    customers = every(lambda p: p.customers["external_id"].to_pylist())
+    webshop = [p.customers_for(MAIN_SOURCE) for p in parts]
+    emails = [e for t in webshop for e in t["email"].to_pylist()]
+    phones = [e for t in webshop for e in t["phone"].to_pylist()]
+    orders = every(lambda p: pc.unique(p.order_lines["order_id"]).to_pylist())
+    events = every(lambda p: p.events["external_id"].to_pylist())
+    visitors = every(lambda p: pc.unique(p.events["anonymous_id"]).to_pylist())
+    for name, ids in (
+        ("customers", customers),
+        ("emails", emails),
+        ("phones", phones),
+        ("orders", orders),
+        ("events", events),
+        ("visitors", visitors),
+    ):
+        assert len(ids) == len(set(ids)), name
+    assert sum(len(t) for t in webshop) == 900
+    # Customers are numbered on from part to part; their orders refer to them.
+    assert parts[1].customers["external_id"][0].as_py() == "C0000301"
+    bought = set(every(lambda p: p.order_lines["customer_id"].to_pylist()))
+    assert bought <= set(customers)
+
+    truth = merge_truth(
+        [p.truth for p in parts], np.concatenate([customer_revenue(p.order_lines) for p in parts])
+    )
+    assert truth["customers"] == 900 and truth["parts"] == 3
+    assert truth["counts"]["order_lines"] == sum(p.order_lines.num_rows for p in parts)
+    assert truth["counts"]["events"] == len(events)
+    assert truth["counts"]["orders"] == len(orders)
+    assert len(truth["churners"]) == sum(len(p.truth["churners"]) for p in parts)
+    assert len(truth["periodic_buyers"]) == sum(len(p.truth["periodic_buyers"]) for p in parts)
+    assert len(truth["review_ring"]["accounts"]) == sum(
+        len(p.truth["review_ring"]["accounts"]) for p in parts
+    )
+    whole = pa.concat_tables([p.order_lines for p in parts])
+    assert truth["pareto"]["revenue_share"] == round(revenue_share_of_top(whole), 4)
+    json.dumps(truth)

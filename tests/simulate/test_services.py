@@ -124,3 +124,44 @@ def test_command_loads_the_database(capsys):
     assert "customers: 40" in output
     assert "of revenue" in output
     assert Customer.objects.count() >= 40
+
+
+@pytest.mark.django_db
+def test_a_store_in_parts_loads_once_and_again_changes_nothing(tmp_path):
+    truth = tmp_path / "truth.json"
+    summary = simulate_store(
+        600, seed=4, months=12, progress=False, part_customers=200, truth_path=truth
+    )
+
+    counts = _counts()
+    assert summary["parts"] == 3
+    assert summary["customers"] == 600
+    assert counts["customers"] == 600 + summary["duplicate_identities"]
+    assert counts["orders"] == summary["orders"] == summary["loaded"]["orders_created"]
+    assert counts["lines"] == summary["order_lines"] == summary["loaded"]["lines_created"]
+    assert counts["events"] == summary["events"] == summary["loaded"]["events_created"]
+    assert counts["products"] == 2 * summary["products"]
+    data = json.loads(truth.read_text())
+    assert data["customers"] == 600 and data["counts"]["orders"] == summary["orders"]
+
+    again = simulate_store(600, seed=4, months=12, progress=False, part_customers=200)
+
+    assert _counts() == counts
+    assert again["loaded"]["orders_created"] == 0 and again["loaded"]["events_created"] == 0
+    assert again["loaded"]["customers_created"] == 0
+
+
+def test_a_store_in_parts_writes_one_file_per_table(tmp_path):
+    summary = simulate_store(
+        500, seed=6, months=6, progress=False, part_customers=200, out_dir=tmp_path
+    )
+    lines = pq.read_table(tmp_path / "order_lines.parquet")
+    events = pq.read_table(tmp_path / "events.parquet")
+    assert lines.num_rows == summary["order_lines"]
+    assert events.num_rows == summary["events"]
+    assert (
+        pq.read_table(tmp_path / "customers.parquet").num_rows
+        == 500 + summary["duplicate_identities"]
+    )
+    assert pq.read_table(tmp_path / "products.parquet").num_rows == summary["products"]
+    assert len(pc.unique(lines["order_id"])) == summary["orders"]

@@ -146,9 +146,23 @@ class LifecycleChange(models.Model):
 class CategoryAffinity(models.Model):
     """How much of a customer's buying goes to a category, and how that is trending (S1.2, S1.6)."""
 
-    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="affinities")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    # Millions of rows per run, written in bulk from ids the run has just read. Reads go
+    # through the (run, customer) index; single-column indexes on run (its prefix) and category
+    # (only a category's deletion looks rows up by it; Django cascades that itself) and
+    # database-level foreign-key checks would cost every run millions of lookups for nothing.
+    run = models.ForeignKey(
+        AnalyticsRun,
+        on_delete=models.CASCADE,
+        related_name="affinities",
+        db_index=False,
+        db_constraint=False,
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     share = models.FloatField(_("share of spend"))
     score = models.FloatField(_("affinity"))  # share relative to the store's average share
     # Share in the recent window minus share before it (positive = growing interest).
@@ -271,17 +285,36 @@ class Recommendation(models.Model):
         POPULAR_IN_SEGMENT = "popular_in_segment", _("popular in their segment")
         POPULAR = "popular", _("popular in the store")
 
-    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    # ~20 rows per customer per run, written in bulk from ids the run has just read: only the
+    # (run, customer, rank) index, which serves the reads and a run's deletion. Indexes on
+    # product / because_of (used only when a product is deleted, which then scans; Django
+    # cascades it itself) and database-level foreign-key checks would cost each run tens of
+    # millions of random lookups (at 10 M order lines, about a minute of its write step).
+    run = models.ForeignKey(
+        AnalyticsRun,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     rank = models.SmallIntegerField()
     score = models.FloatField()
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     # The product they bought that led here (rule antecedent or most similar purchase).
     because_of = models.ForeignKey(
-        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     strength = models.FloatField(null=True, blank=True)  # rule confidence or similarity
 

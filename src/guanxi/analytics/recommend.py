@@ -114,6 +114,10 @@ class ItemItem:
         self.alpha = alpha
         self.aggregate = aggregate
         self.sim: np.ndarray | None = None
+        # The same similarities kept sparse, and each product's neighbours as (column, value).
+        self._sim_csr: sparse.csr_matrix | None = None
+        self._neighbour_cols: np.ndarray | None = None
+        self._neighbour_sims: np.ndarray | None = None
 
     def fit(self, m: sparse.csr_matrix) -> ItemItem:
         b = (m > 0).astype(np.float64).tocsc()
@@ -126,9 +130,15 @@ class ItemItem:
         k = self.neighbours
         if 0 < k < sim.shape[0]:
             # Keep each product's k most similar products (its row), zero the rest.
-            cut = np.argpartition(-sim, k, axis=1)[:, k:]
-            np.put_along_axis(sim, cut, 0.0, axis=1)
+            part = np.argpartition(-sim, k, axis=1)
+            np.put_along_axis(sim, part[:, k:], 0.0, axis=1)
+            cols = part[:, :k]
+        else:
+            cols = np.broadcast_to(np.arange(sim.shape[1]), sim.shape)
         self.sim = sim
+        self._sim_csr = sparse.csr_matrix(sim)
+        self._neighbour_cols = np.ascontiguousarray(cols)
+        self._neighbour_sims = np.take_along_axis(sim, cols, axis=1)
         return self
 
     def scores(self, rows: sparse.csr_matrix) -> np.ndarray:
@@ -137,21 +147,63 @@ class ItemItem:
         ``sum``: Σ over the customer's products of weight × similarity; ``max``: the strongest
         single link (one recent laptop outweighs fifty unrelated purchases); ``mix``: both.
         """
-        total = np.asarray(rows @ self.sim) if self.aggregate in ("sum", "mix") else None
+        rows = sparse.csr_matrix(rows)
+        # Sparse × sparse adds the same terms in the same order as sparse × dense (zeros only
+        # add nothing), so the sums are bit for bit those of ``rows @ self.sim``.
+        total = (rows @ self._sim_csr).toarray() if self.aggregate in ("sum", "mix") else None
         if self.aggregate == "sum":
             return total
-        rows = rows.tocsr()
-        best = np.zeros((rows.shape[0], self.sim.shape[1]))
-        for r in range(rows.shape[0]):
-            lo, hi = rows.indptr[r], rows.indptr[r + 1]
-            if hi > lo:
-                w = np.minimum(rows.data[lo:hi], 1.0)
-                best[r] = (self.sim[rows.indices[lo:hi]] * w[:, None]).max(axis=0)
+        best = self._strongest_links(rows)
         if self.aggregate == "max":
             return best
         top = total.max(axis=1, keepdims=True)
         top[top == 0] = 1.0
         return total / top + best
+
+    def sparse_scores(self, rows: sparse.csr_matrix) -> sparse.csr_matrix:
+        """:meth:`scores` as a sparse matrix: the same values where a product is linked to the
+        row's products, nothing stored elsewhere (where :meth:`scores` is 0)."""
+        rows = sparse.csr_matrix(rows)
+        total = rows @ self._sim_csr
+        total.sum_duplicates()  # canonical: columns sorted within each row
+        if self.aggregate == "sum":
+            return total
+        r = np.repeat(np.arange(total.shape[0]), np.diff(total.indptr))
+        best = self._strongest_links(rows)[r, total.indices]
+        if self.aggregate == "max":
+            values = best
+        else:
+            top = np.zeros(total.shape[0])
+            filled = np.diff(total.indptr) > 0
+            top[filled] = np.maximum.reduceat(total.data, total.indptr[:-1][filled])
+            top[top == 0] = 1.0
+            values = total.data / top[r] + best
+        return sparse.csr_matrix((values, total.indices, total.indptr), shape=total.shape)
+
+    def _strongest_links(self, rows: sparse.csr_matrix) -> np.ndarray:
+        """max over each row's products i of min(weight, 1) × sim[i, :] (0 where none).
+
+        Vectorised by the position of a product within its row: the p-th products of all rows
+        touch distinct (row, column) cells, so each position is one gather-max-scatter.
+        """
+        width = self.sim.shape[1]
+        best = np.zeros((rows.shape[0], width))
+        if rows.nnz == 0:
+            return best
+        flat = best.reshape(-1)
+        counts = np.diff(rows.indptr)
+        row = np.repeat(np.arange(rows.shape[0]), counts)
+        position = np.arange(rows.nnz) - np.repeat(rows.indptr[:-1], counts)
+        order = np.argsort(position, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(position))])
+        weight = np.minimum(rows.data, 1.0)
+        for p in range(len(bounds) - 1):
+            entries = order[bounds[p] : bounds[p + 1]]
+            items = rows.indices[entries]
+            cells = (row[entries] * width)[:, None] + self._neighbour_cols[items]
+            values = self._neighbour_sims[items] * weight[entries][:, None]
+            flat[cells] = np.maximum(flat[cells], values)
+        return best
 
     def link(self, rows: sparse.csr_matrix) -> sparse.csr_matrix:
         return rows
@@ -266,9 +318,13 @@ class Ranked:
     cols: np.ndarray  # product column
     rank: np.ndarray  # 1-based within the customer
     score: np.ndarray
-    reason: list[str]
+    by_rule: np.ndarray  # True: "bought together" (the rules), False: "similar customers"
     because: np.ndarray  # column of the bought product that led here, -1 when none
     strength: np.ndarray  # the rule's confidence or the products' similarity
+
+    @property
+    def reason(self) -> list[str]:
+        return np.where(self.by_rule, REASON_RULE, REASON_SIMILAR).tolist()
 
 
 def rank(
@@ -295,11 +351,32 @@ def rank(
     m = matrix.m
     row_ids = np.arange(m.shape[0]) if row_ids is None else np.asarray(row_ids)
     bought = ((m if purchases is None else purchases) > 0).astype(np.float64).tocsr()
-    out: dict[str, list] = {k: [] for k in ("rows", "cols", "rank", "score", "reason", "because")}
-    out["strength"] = []
+    names = ("rows", "cols", "rank", "score", "by_rule", "because", "strength")
+    out: dict[str, list] = {k: [] for k in names}
     for start in range(0, len(row_ids), chunk):
         ids = row_ids[start : start + chunk]
         rows = m[ids]
+        if isinstance(model, ItemItem):
+            # Only linked products can score: work on those entries, not the whole catalogue.
+            r_local, cols, pos, scores, by_rule = _rank_linked(
+                model.sparse_scores(rows),
+                None if rules is None else bought[ids] @ rules,
+                excluded[ids],
+                available,
+                n,
+                rule_weight,
+            )
+            because, strength = _because(
+                bought[ids], model.sim, rules, r_local, cols, by_rule, rule_weight
+            )
+            out["rows"].append(ids[r_local])
+            out["cols"].append(cols)
+            out["rank"].append(pos + 1)
+            out["score"].append(scores)
+            out["by_rule"].append(by_rule)
+            out["because"].append(because)
+            out["strength"].append(strength)
+            continue
         cf = model.scores_for(ids) if isinstance(model, ALS) else model.scores(rows)
         cf = np.clip(cf, 0, None)
         best = cf.max(axis=1, keepdims=True)
@@ -328,44 +405,143 @@ def rank(
         out["cols"].append(cols)
         out["rank"].append(pos + 1)
         out["score"].append(top_scores[r_local, pos])
-        out["reason"].extend(np.where(by_rule, REASON_RULE, REASON_SIMILAR).tolist())
+        out["by_rule"].append(by_rule)
         out["because"].append(because)
         out["strength"].append(strength)
 
     def cat(name, dtype):
-        return np.concatenate(out[name]).astype(dtype) if out[name] else np.zeros(0, dtype)
+        if not out[name]:
+            return np.zeros(0, dtype)
+        return np.concatenate(out[name]).astype(dtype, copy=False)
 
     return Ranked(
         rows=cat("rows", np.int64),
         cols=cat("cols", np.int64),
         rank=cat("rank", np.int64),
         score=cat("score", np.float64),
-        reason=out["reason"],
+        by_rule=cat("by_rule", bool),
         because=cat("because", np.int64),
         strength=cat("strength", np.float64),
     )
 
 
+def _entries(m: sparse.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row × width + column, value) of each stored entry of canonical ``m``."""
+    r = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    return r * width + m.indices, m.data
+
+
+def _union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union of two sorted arrays of distinct values (a merge, not a sort)."""
+    if len(b) == 0:
+        return a
+    if len(a) == 0:
+        return b
+    at = np.searchsorted(a, b)
+    new = (at == len(a)) | (a[np.minimum(at, len(a) - 1)] != b)
+    return np.insert(a, at[new], b[new])
+
+
+def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted ``sorted_set``, by binary search."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
+def _rank_linked(
+    cf: sparse.csr_matrix,
+    rule: sparse.csr_matrix | None,
+    excluded: sparse.csr_matrix,
+    available: np.ndarray,
+    n: int,
+    rule_weight: float,
+):
+    """:func:`rank`'s scoring and top ``n`` for one chunk of rows, on the stored entries of
+    the CF scores and the rule sums only (every other product scores 0 and is never kept).
+
+    The same arithmetic as the dense version: CF / the row's best CF + ``rule_weight`` × rules,
+    excluded and unavailable products dropped, best first, ties by product column.
+    Returns (row, column, 0-based position, score, by_rule) per recommendation.
+    """
+    width = cf.shape[1]
+    cf = sparse.csr_matrix(cf)
+    cf.sum_duplicates()
+    cf.data = np.clip(cf.data, 0, None)
+    best = np.zeros(cf.shape[0])
+    filled = np.diff(cf.indptr) > 0
+    if filled.any():
+        best[filled] = np.maximum.reduceat(cf.data, cf.indptr[:-1][filled])
+    best[best == 0] = 1.0
+    cf_keys, cf_values = _entries(cf, width)
+    cf_values = cf_values / best[cf_keys // width]
+    if rule is not None:
+        rule = sparse.csr_matrix(rule)
+        rule.sum_duplicates()
+        rule_keys, rule_values = _entries(rule, width)
+    else:
+        rule_keys, rule_values = np.zeros(0, np.int64), np.zeros(0)
+    keys = _union_sorted(cf_keys, rule_keys)
+    cf_all = np.zeros(len(keys))
+    cf_all[np.searchsorted(keys, cf_keys)] = cf_values
+    rule_all = np.zeros(len(keys))
+    rule_all[np.searchsorted(keys, rule_keys)] = rule_values
+    total = cf_all + rule_weight * rule_all
+    excluded = sparse.csr_matrix(excluded)
+    excluded.eliminate_zeros()
+    excluded.sum_duplicates()
+    ex_keys, _ = _entries(excluded, width)
+    keep = (total > 0) & available[keys % width] & ~_in_sorted(keys, ex_keys)
+    keys, total = keys[keep], total[keep]
+    cf_all, rule_all = cf_all[keep], rule_all[keep]
+    rows = keys // width
+    # Best first within each row; keys are sorted, so equal scores stay in column order.
+    order = np.argsort(-total, kind="stable")
+    # Rows of a chunk fit in 16 bits: numpy sorts those stably by radix, in linear time.
+    small = np.int16 if cf.shape[0] <= np.iinfo(np.int16).max else np.int64
+    order = order[np.argsort(rows[order].astype(small), kind="stable")]
+    ranked_rows = rows[order]
+    pos = np.arange(len(order)) - np.searchsorted(ranked_rows, ranked_rows, side="left")
+    kept = pos < n
+    top = order[kept]
+    by_rule = rule_weight * rule_all[top] >= cf_all[top]
+    return rows[top], keys[top] % width, pos[kept], total[top], by_rule
+
+
 def _because(bought, sim, rules, r_local, cols, by_rule, rule_weight):
-    """For each (row, product): the bought product with the strongest link to it."""
+    """For each (row, product): the bought product with the strongest link to it (the first
+    such product when several tie), and that link's strength; -1 and 0 when none links."""
     because = np.full(len(cols), -1, np.int64)
     strength = np.zeros(len(cols))
-    bought = bought.tocsr()
-    rules_csc = rules.tocsc() if rules is not None and by_rule.any() else None
-    for i, (r, c) in enumerate(zip(r_local.tolist(), cols.tolist(), strict=True)):
-        items = bought.indices[bought.indptr[r] : bought.indptr[r + 1]]
-        if len(items) == 0:
-            continue
-        if by_rule[i] and rules_csc is not None:
-            links = rules_csc[:, c].toarray().ravel()[items]
-        elif sim is not None:
-            links = sim[items, c]
-        else:
-            continue
-        j = int(np.argmax(links))
-        if links[j] > 0:
-            because[i] = items[j]
-            strength[i] = links[j]
+    bought = sparse.csr_matrix(bought)
+    counts = np.diff(bought.indptr)[r_local]
+    use_rules = by_rule & (rules is not None)
+    use_sim = ~use_rules if sim is not None else np.zeros(len(cols), bool)
+    has = (counts > 0) & (use_rules | use_sim)
+    if not has.any():
+        return because, strength
+    which = np.flatnonzero(has)
+    counts = counts[which]
+    # One entry per (recommendation, product the customer bought), grouped by recommendation.
+    group = np.repeat(np.arange(len(which)), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offset = np.arange(counts.sum()) - np.repeat(starts, counts)
+    items = bought.indices[np.repeat(bought.indptr[r_local[which]], counts) + offset]
+    target = cols[which][group]
+    links = np.zeros(len(items))
+    ruled = use_rules[which][group]
+    if ruled.any():
+        links[ruled] = np.asarray(sparse.csr_matrix(rules)[items[ruled], target[ruled]]).ravel()
+    if (~ruled).any():
+        links[~ruled] = sim[items[~ruled], target[~ruled]]
+    best = np.maximum.reduceat(links, starts)
+    # First entry of each group reaching its maximum (np.argmax's choice).
+    position = np.where(links == np.repeat(best, counts), np.arange(len(links)), len(links))
+    first = np.minimum.reduceat(position, starts)
+    found = best > 0
+    because[which[found]] = items[first[found]]
+    strength[which[found]] = best[found]
     return because, strength
 
 
@@ -378,24 +554,29 @@ def popular(
     buyers are left out (their customers get the overall list).
     """
     b = (matrix.m > 0).astype(np.int64).tocsr()
+    buys = np.diff(b.indptr) > 0  # rows with a purchase (b stores ones only)
     result = {}
 
-    def top(sub) -> tuple[np.ndarray, np.ndarray, int]:
-        counts = np.asarray(sub.sum(axis=0)).ravel()
-        buyers = int((sub.sum(axis=1) > 0).sum())
+    def top(counts: np.ndarray, buyers: int) -> tuple[np.ndarray, np.ndarray, int]:
         order = np.lexsort((np.arange(len(counts)), -counts))[:n]
         order = order[counts[order] > 0]
         return order, counts[order], buyers
 
-    result[None] = top(b)
-    if groups is not None:
-        for g in np.unique(groups):
-            if g is None or g == "":
+    result[None] = top(np.asarray(b.sum(axis=0)).ravel(), int(buys.sum()))
+    if groups is not None and len(groups):
+        labels, code = np.unique(groups, return_inverse=True)
+        code = code.ravel()
+        # Every group's counts at once: a (groups × rows) indicator times the purchases.
+        member = sparse.csr_matrix(
+            (np.ones(len(code), np.int64), (code, np.arange(len(code)))),
+            shape=(len(labels), b.shape[0]),
+        )
+        counts = (member @ b).toarray()
+        buyers = np.bincount(code[buys], minlength=len(labels))
+        for i, g in enumerate(labels):
+            if g is None or g == "" or buyers[i] < min_buyers:
                 continue
-            sub = b[np.nonzero(groups == g)[0]]
-            cols, counts, buyers = top(sub)
-            if buyers >= min_buyers:
-                result[g] = (cols, counts, buyers)
+            result[g] = top(counts[i], int(buyers[i]))
     return result
 
 

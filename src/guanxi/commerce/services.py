@@ -13,7 +13,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -567,6 +569,7 @@ def _write_orders(
 # --- Events -----------------------------------------------------------------------------------
 
 EVENT_TYPE_MAX = 32
+UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
 def _parse_time(value: Any) -> dt.datetime | None:
@@ -666,6 +669,169 @@ def ingest_events(rows: list[Mapping[str, Any]], *, source: str) -> int:
         )
         return len(created)
     return len(events)
+
+
+def _json_object_text(values: pa.Array, errors: list[ItemError]) -> pa.Array:
+    """JSON object texts as :func:`ingest_events` would store them (``json.dumps`` of the
+    parsed value; null or blank → ``{}``); every distinct text is parsed once."""
+    values = values.cast(pa.string())
+    values = pc.if_else(_blank(values), pa.scalar(None, pa.string()), values)
+    encoded = pc.dictionary_encode(values)
+    texts = []
+    for text in encoded.dictionary.to_pylist():
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+            reason = "is not JSON"
+        else:
+            reason = None if isinstance(value, dict) else "must be an object"
+        if reason is not None:
+            bad = pc.equal(values, text)
+            errors += [
+                ItemError(i, "properties", reason, text)
+                for i in pc.indices_nonzero(bad).to_pylist()
+            ]
+            value = {}
+        texts.append(json.dumps(value, ensure_ascii=False))
+    normal = pa.array(texts, pa.string())
+    indices = pc.fill_null(encoded.indices, -1)
+    empty = len(texts)
+    normal = pa.concat_arrays([normal, pa.array(["{}"], pa.string())])
+    return normal.take(pc.if_else(pc.equal(indices, -1), empty, indices))
+
+
+def _lookup(keys: pa.Array, found: dict[str, int]) -> pa.Array:
+    """The id ``found`` gives each key (null where it gives none)."""
+    if not found:
+        return pa.nulls(len(keys), pa.int64())
+    names = pa.array(list(found), pa.string())
+    ids = pa.array(list(found.values()), pa.int64())
+    return ids.take(pc.index_in(keys.cast(pa.string()), value_set=names))
+
+
+def _blank(values: pa.Array) -> pa.Array:
+    """True where ``values`` is null or only whitespace."""
+    text = values.cast(pa.string())
+    return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True)
+
+
+@transaction.atomic
+def ingest_event_table(table: pa.Table, *, source: str) -> int:
+    """Append the events of an Arrow table in bulk; returns the number of new events.
+
+    Columns: ``event_type``, ``occurred_at`` (timestamp; naive means UTC) and optionally
+    ``external_id``, ``customer_id`` (the customer's id on ``source``), ``anonymous_id``,
+    ``sku`` / ``product_external_id`` and ``properties`` (JSON object text) — the layout of
+    ``guanxi simulate --out``'s ``events.parquet``. Checks and effects are those of
+    :func:`ingest_events` row by row, done column-wise: idempotent on ``(source,
+    external_id)``, unknown customer ids kept in the properties, all or nothing
+    (``BatchRejected`` naming each bad row by its index), the rows written in table order.
+    """
+    n = table.num_rows
+    if n == 0:
+        return 0
+
+    def column(name: str, dtype: pa.DataType | None = None) -> pa.Array:
+        if name in table.column_names:
+            return table.column(name).combine_chunks()
+        return pa.nulls(n, dtype or pa.string())
+
+    errors: list[ItemError] = []
+
+    def flag(mask: pa.Array, field: str, reason: str, values: pa.Array | None) -> None:
+        for i in pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist():
+            errors.append(
+                ItemError(i, field, reason, None if values is None else values[i].as_py())
+            )
+
+    event_type = column("event_type").cast(pa.string())
+    flag(_blank(event_type), "event_type", "is required", event_type)
+    flag(
+        pc.greater(pc.utf8_length(event_type), EVENT_TYPE_MAX),
+        "event_type",
+        "is longer than 32 characters",
+        event_type,
+    )
+    occurred = column("occurred_at", UTC_MICROS)
+    if not pa.types.is_timestamp(occurred.type):
+        occurred = pa.array([_parse_time(v) for v in occurred.to_pylist()], UTC_MICROS)
+    elif occurred.type.tz is None:
+        occurred = occurred.cast(pa.timestamp("us")).cast(UTC_MICROS)
+    else:
+        occurred = occurred.cast(UTC_MICROS)
+    flag(pc.is_null(occurred), "occurred_at", "is not an ISO 8601 date-time", column("occurred_at"))
+    external = column("external_id").cast(pa.string())
+    flag(
+        pc.greater(pc.utf8_length(external), 128),
+        "external_id",
+        "must be a string of ≤ 128 characters",
+        external,
+    )
+    customer_ext = column("customer_id").cast(pa.string())
+    anonymous = column("anonymous_id").cast(pa.string())
+    flag(
+        pc.and_(_blank(customer_ext), _blank(anonymous)),
+        "customer_external_id",
+        "or anonymous_id is required",
+        None,
+    )
+    properties = _json_object_text(column("properties"), errors)
+    if errors:
+        errors.sort(key=lambda e: e.index)
+        raise BatchRejected(errors)
+
+    # Customers by their identity on the source; products by their id on the source.
+    has_customer = pc.invert(_blank(customer_ext))
+    wanted = pc.unique(customer_ext.filter(has_customer)).to_pylist()
+    customer_id = _lookup(
+        customer_ext, customer_services.customer_ids_for_identities(source, wanted)
+    )
+    sku = column("product_external_id").cast(pa.string())
+    sku = pc.if_else(_blank(sku), column("sku").cast(pa.string()), sku)
+    sku = pc.if_else(_blank(sku), pa.scalar(None, pa.string()), sku)
+    skus = pc.unique(sku.drop_null()).to_pylist()
+    product_id = _lookup(sku, _existing_ids(Product, source, skus))
+
+    # Re-deliveries (already stored, or earlier in this table) are skipped.
+    keep = np.ones(n, dtype=bool)
+    if external.null_count < n:
+        codes = pc.dictionary_encode(external)
+        present = pc.is_valid(codes.indices)
+        rows = np.flatnonzero(present.to_numpy(zero_copy_only=False))
+        index = codes.indices.filter(present).to_numpy()
+        _, first = np.unique(index, return_index=True)
+        keep[rows] = False
+        keep[rows[first]] = True
+        stored = _existing_ids(Event, source, codes.dictionary.to_pylist())
+        if stored:
+            known = pc.is_in(codes.dictionary, value_set=pa.array(list(stored), pa.string()))
+            keep[rows[known.to_numpy(zero_copy_only=False)[index]]] = False
+
+    # An unknown customer id is kept in the properties (as ingest_events does).
+    unknown = pc.and_(has_customer, pc.is_null(customer_id))
+    if pc.any(unknown).as_py():
+        texts = properties.to_pylist()
+        for i in pc.indices_nonzero(unknown).to_pylist():
+            value = {**json.loads(texts[i]), "customer_external_id": customer_ext[i].as_py()}
+            texts[i] = json.dumps(value, ensure_ascii=False)
+        properties = pa.array(texts, pa.string())
+
+    now = timezone.now()
+    rows = pa.table(
+        {
+            "source": pa.array([source] * n, pa.string()),
+            "external_id": external,
+            "event_type": pc.utf8_trim_whitespace(event_type),
+            "customer_id": customer_id,
+            "anonymous_id": pc.utf8_slice_codeunits(pc.fill_null(anonymous, ""), 0, 128),
+            "product_id": product_id,
+            "properties": properties,
+            "occurred_at": occurred,
+            "received_at": pa.array([now] * n, UTC_MICROS),
+        }
+    ).filter(pa.array(keep))
+    return bulk_insert(Event, rows)
 
 
 # --- Order updates, shipments, visitor stitching (store webhooks and the tracker) -------------

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import json
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -144,21 +145,54 @@ def order_source_mask(lines: pa.Table, source: str) -> pa.ChunkedArray:
 def revenue_share_of_top(lines: pa.Table, fraction: float = TOP_FRACTION) -> float:
     """Share of net revenue (orders minus returns) brought by the top ``fraction`` of buying
     customers, customers being the ``customer_id`` values of ``lines`` (guests left out)."""
+    return _top_share(customer_revenue(lines), fraction)
+
+
+def customer_revenue(lines: pa.Table) -> np.ndarray:
+    """Net revenue of each customer id of ``lines`` (guests left out), in no special order."""
     lines = lines.filter(pc.is_valid(lines["customer_id"]))
     if lines.num_rows == 0:
-        return 0.0
+        return np.zeros(0)
     revenue = pc.multiply(pc.cast(lines["quantity"], pa.float64()), lines["unit_price"])
-    per = (
+    return (
         pa.table({"c": lines["customer_id"], "r": revenue})
         .group_by("c")
         .aggregate([("r", "sum")])
         .column("r_sum")
         .to_numpy()
     )
+
+
+def _top_share(per: np.ndarray, fraction: float) -> float:
+    if len(per) == 0:
+        return 0.0
     per = np.sort(per)[::-1]
     top = max(1, int(np.ceil(len(per) * fraction)))
     total = per.sum()
     return float(per[:top].sum() / total) if total > 0 else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Offsets:
+    """Where a part's numbering starts: how many customers, marketplace twins, orders, guests,
+    anonymous visitors and events the parts before it made (all zero for a whole store)."""
+
+    customers: int = 0
+    duplicates: int = 0
+    orders: int = 0
+    guests: int = 0
+    visitors: int = 0
+    events: int = 0
+
+    def __add__(self, other: _Offsets) -> _Offsets:
+        return _Offsets(
+            *(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self))
+        )
+
+
+def _width(minimum: int, last: int) -> int:
+    """Digits of zero-padded numbers up to ``last``, at least ``minimum``."""
+    return max(minimum, len(str(last)))
 
 
 # --- Helpers ----------------------------------------------------------------------------------
@@ -166,25 +200,18 @@ def revenue_share_of_top(lines: pa.Table, fraction: float = TOP_FRACTION) -> flo
 
 def _seq_ids(prefix: str, n: int, width: int, first: int = 1) -> pa.Array:
     """``prefix`` + zero-padded first..first+n-1 as an Arrow string array, without a Python
-    loop (each digit column repeats a fixed pattern)."""
-    skip, n = first, n + first
+    loop (one digit column at a time)."""
     head = prefix.encode()
     row = len(head) + width
-    buf = np.empty((row, n), dtype=np.uint8)
+    buf = np.empty((n, row), dtype=np.uint8)
     for j, byte in enumerate(head):
-        buf[j] = byte
+        buf[:, j] = byte
+    values = np.arange(first, first + n, dtype=np.int64)
     for k in range(width):
-        step = 10**k
-        line = buf[row - 1 - k]
-        if step >= n:
-            line[:] = 48
-        else:
-            line[:] = np.resize(np.repeat(np.arange(48, 58, dtype=np.uint8), step), n)
-    data = np.ascontiguousarray(buf[:, skip:].T)
-    n -= skip
+        buf[:, row - 1 - k] = 48 + values // 10**k % 10
     offsets = np.arange(0, (n + 1) * row, row, dtype=np.int64)
     array = pa.Array.from_buffers(
-        pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf)]
     )
     return array.cast(pa.string())
 
@@ -562,7 +589,10 @@ def _pick_top(rng: np.random.Generator, persona: np.ndarray) -> np.ndarray:
     return hit - persona * w.shape[1]
 
 
-def _build_people(rng: np.random.Generator, seed: int, n: int, clock: _Clock) -> _People:
+def _build_people(
+    rng: np.random.Generator, seed: int, n: int, clock: _Clock, earlier: int = 0
+) -> _People:
+    """``n`` customers; ``earlier`` customers were made before them (by earlier parts)."""
     pools = _pools(seed)
     share = np.array([p[1] for p in cat.PERSONAS])
     persona = rng.choice(len(cat.PERSONAS), n, p=share / share.sum())
@@ -614,11 +644,11 @@ def _build_people(rng: np.random.Generator, seed: int, n: int, clock: _Clock) ->
     )
     email = [
         f"purchasing{i}@{x.split('.')[0]}-trade.com" if b else f"{x}{i}@{d}"
-        for i, (x, d, b) in enumerate(zip(local, domain, business, strict=True), start=1)
+        for i, (x, d, b) in enumerate(zip(local, domain, business, strict=True), start=earlier + 1)
     ]
     codes = np.array([c[0] for c in _COUNTRIES], dtype=object)[country]
     # A bijection of the index keeps every phone number distinct.
-    number = (np.arange(n, dtype=np.int64) * 7_368_787 + 1_234_567) % 100_000_000
+    number = (np.arange(earlier, earlier + n, dtype=np.int64) * 7_368_787 + 1_234_567) % 100_000_000
     phone = [
         _format_phone(c, int(x), int(salt))
         for c, x, salt in zip(codes, number, pick[:, 7], strict=True)
@@ -944,8 +974,8 @@ def _iso(clock: _Clock, t: float) -> str:
 # --- Tables -----------------------------------------------------------------------------------
 
 
-def _customer_ids(n: int, prefix: str) -> list[str]:
-    return [f"{prefix}{i + 1:07d}" for i in range(n)]
+def _customer_ids(n: int, prefix: str, first: int = 0) -> list[str]:
+    return [f"{prefix}{i + 1:07d}" for i in range(first, first + n)]
 
 
 def _typo(word: str, r: random.Random) -> tuple[str, str]:
@@ -1018,11 +1048,12 @@ def _customers_table(
     duplicates: np.ndarray,
     mp_signup: np.ndarray,
     clock: _Clock,
+    offsets: _Offsets = _Offsets(),
 ) -> tuple[pa.Table, list[dict[str, Any]]]:
     n = people.n
     rows = dict(people.rows)
     rows["source"] = [MAIN_SOURCE] * n
-    rows["external_id"] = _customer_ids(n, "C")
+    rows["external_id"] = _customer_ids(n, "C", offsets.customers)
     signup = people.signup.copy()
     columns = {k: pa.array(v) if isinstance(v, list) else v for k, v in rows.items()}
     columns["signed_up_at"] = _to_us(clock.start_us, signup)
@@ -1031,7 +1062,7 @@ def _customers_table(
     r = random.Random(int(rng.integers(0, 2**63)))
     source_rows = main.take(pa.array(duplicates, pa.int64())).to_pylist()
     twins, truth = [], []
-    twin_ids = _customer_ids(len(duplicates), "MPU")
+    twin_ids = _customer_ids(len(duplicates), "MPU", offsets.duplicates)
     for j, row in enumerate(source_rows):
         twin, typos = _marketplace_twin(row, r)
         twin["source"] = DUPLICATE_SOURCE
@@ -1069,6 +1100,7 @@ def _order_line_table(
     returned: np.ndarray,
     r_t: np.ndarray,
     churn_of: np.ndarray,
+    offsets: _Offsets = _Offsets(),
 ) -> pa.Table:
     """Order lines (sorted by order time) plus return lines for the returned orders."""
     days = float(clock.days)
@@ -1089,9 +1121,9 @@ def _order_line_table(
     discount = np.where(sale, 0.8, np.where(rng.random(len(line_order)) < 0.07, 0.9, 1.0))
     unit_price = np.round(catalogue.price[line_product] * discount, 2)
 
-    width = max(8, len(str(n_orders)))
-    ws = _seq_ids(ORDER_PREFIX[MAIN_SOURCE], n_orders, width)
-    mp = _seq_ids(ORDER_PREFIX[DUPLICATE_SOURCE], n_orders, width)
+    width = _width(8, offsets.orders + n_orders)
+    ws = _seq_ids(ORDER_PREFIX[MAIN_SOURCE], n_orders, width, offsets.orders + 1)
+    mp = _seq_ids(ORDER_PREFIX[DUPLICATE_SOURCE], n_orders, width, offsets.orders + 1)
     on_mp = o_cust >= n_main
     order_ids = pc.if_else(pa.array(on_mp), _take(mp, rank), _take(ws, rank))
 
@@ -1103,7 +1135,11 @@ def _order_line_table(
     ]
     domains = _EMAIL_DOMAINS["en_US"]
     guest_email = pa.array(
-        [f"shopper{g + 1}@{domains[g % len(domains)]}" for g in range(n_guests)], pa.string()
+        [
+            f"shopper{g + 1}@{domains[g % len(domains)]}"
+            for g in range(offsets.guests, offsets.guests + n_guests)
+        ],
+        pa.string(),
     )
 
     age = days - o_t
@@ -1163,6 +1199,7 @@ def _events(
     o_guest: np.ndarray,
     line_order: np.ndarray,
     line_product: np.ndarray,
+    offsets: _Offsets = _Offsets(),
 ) -> pa.Table:
     """Browsing that leads to the purchases, browsing that does not, and anonymous visitors."""
     days = float(clock.days)
@@ -1207,7 +1244,7 @@ def _events(
 
     # 3. Anonymous visitors: short sessions of views and searches.
     n_guests = int(o_guest.max()) + 1 if len(o_guest) else 0
-    visitors = max(20, n // 2)
+    visitors = _visitors(n)
     size = 1 + rng.poisson(2.0, visitors)
     start = clock.sample(np.zeros(visitors), np.full(visitors, days), rng.random(visitors))
     who = np.repeat(np.arange(visitors), size)
@@ -1241,11 +1278,20 @@ def _events(
             kind == CART, len(_VIEW_PROPERTIES), rng.integers(0, len(_VIEW_PROPERTIES), len(kind))
         ),
     )
-    anon_ids = pa.concat_arrays([_seq_ids("anon-g", n_guests, 7), _seq_ids("anon-v", visitors, 7)])
+    anon_ids = pa.concat_arrays(
+        [
+            _seq_ids("anon-g", n_guests, _width(7, offsets.guests + n_guests), offsets.guests + 1),
+            _seq_ids(
+                "anon-v", visitors, _width(7, offsets.visitors + visitors), offsets.visitors + 1
+            ),
+        ]
+    )
     types = pa.array(["viewed_product", "added_to_cart", "searched"])
     return pa.table(
         {
-            "external_id": _seq_ids("EV", len(kind), max(10, len(str(len(kind))))),
+            "external_id": _seq_ids(
+                "EV", len(kind), _width(10, offsets.events + len(kind)), offsets.events + 1
+            ),
             "event_type": _take(types, kind),
             "customer_id": _take(customer_ids, cust),
             "anonymous_id": _take(anon_ids, anon),
@@ -1257,6 +1303,14 @@ def _events(
 
 
 # --- The store --------------------------------------------------------------------------------
+
+# Stores larger than this are generated in parts (see generate_store_parts).
+PART_CUSTOMERS = 100_000
+
+
+def _visitors(customers: int) -> int:
+    """Anonymous visitors of a store (or part) of ``customers`` customers."""
+    return max(20, customers // 2)
 
 
 def generate_store(
@@ -1273,18 +1327,108 @@ def generate_store(
     leaves out the taste clusters (every pick by store-wide popularity inside the persona's
     categories, as before they existed): for measuring what the clusters change.
     """
+    _check(customers, months)
+    rng = np.random.default_rng(seed)
+    clock = _Clock(end, months)
+    catalogue = _build_catalogue(rng, customers)
+    store, _ = _simulate(rng, clock, catalogue, customers, seed, months, _Offsets(), taste)
+    return store
+
+
+def generate_store_parts(
+    customers: int,
+    *,
+    seed: int = 0,
+    months: int = 24,
+    end: dt.date = DEFAULT_END,
+    part_customers: int = PART_CUSTOMERS,
+) -> Iterator[SimulatedStore]:
+    """The store of ``customers`` customers in parts of at most ``part_customers`` customers,
+    one part at a time, so that memory is bounded by one part, not by the store.
+
+    Up to ``part_customers`` customers the only part is exactly ``generate_store(customers,
+    …)``. Beyond that, the parts share the catalogue and the time window, each draws from its
+    own random stream (seeded with ``seed`` and the part's number), and customers, orders,
+    guests, visitors and events are numbered on from the parts before, so the parts together
+    form one store with unique ids. Each part's truth describes that part; :func:`merge_truth`
+    combines them. Deterministic: the same arguments give the same parts.
+    """
+    _check(customers, months)
+    if customers <= part_customers:
+        yield generate_store(customers, seed=seed, months=months, end=end)
+        return
+    clock = _Clock(end, months)
+    catalogue = _build_catalogue(np.random.default_rng(seed), customers)
+    parts = -(-customers // part_customers)
+    offsets = _Offsets()
+    for i in range(parts):
+        size = customers // parts + (1 if i < customers % parts else 0)
+        rng = np.random.default_rng([seed, i])
+        store, made = _simulate(rng, clock, catalogue, size, seed, months, offsets)
+        offsets += made
+        yield store
+
+
+def merge_truth(truths: list[dict[str, Any]], customer_revenue: np.ndarray) -> dict[str, Any]:
+    """One truth for a store generated in parts (:func:`generate_store_parts`): the parts'
+    planted facts together, counts added up, and the Pareto share measured on
+    ``customer_revenue`` (every part's :func:`customer_revenue`, concatenated)."""
+    if len(truths) == 1:
+        return truths[0]
+    first = truths[0]
+    merged = dict(first)
+    merged["customers"] = sum(t["customers"] for t in truths)
+    merged["parts"] = len(truths)
+    for key in ("churners", "periodic_buyers", "duplicates"):
+        merged[key] = [entry for t in truths for entry in t[key]]
+    chains = []
+    for i, chain in enumerate(first["product_chains"]):
+        chain = dict(chain)
+        for key in ("antecedent_orders", "same_basket_orders", "follow_up_orders"):
+            if key in chain:
+                chain[key] = sum(t["product_chains"][i][key] for t in truths)
+        chains.append(chain)
+    merged["product_chains"] = chains
+    merged["review_ring"] = {
+        **first["review_ring"],
+        "accounts": [a for t in truths for a in t["review_ring"]["accounts"]],
+    }
+    merged["pareto"] = {
+        **first["pareto"],
+        "revenue_share": round(_top_share(customer_revenue, first["pareto"]["top_fraction"]), 4),
+    }
+    counts = dict(first["counts"])
+    for key in ("customers", "orders", "order_lines", "events"):
+        counts[key] = sum(t["counts"][key] for t in truths)
+    merged["counts"] = counts
+    return merged
+
+
+def _check(customers: int, months: int) -> None:
     if customers < 1:
         raise ValueError("customers must be at least 1")
     if months < 1:
         raise ValueError("months must be at least 1")
-    rng = np.random.default_rng(seed)
-    clock = _Clock(end, months)
+
+
+def _simulate(
+    rng: np.random.Generator,
+    clock: _Clock,
+    catalogue: _Catalogue,
+    customers: int,
+    seed: int,
+    months: int,
+    offsets: _Offsets,
+    taste: bool = True,
+) -> tuple[SimulatedStore, _Offsets]:
+    """The store (or one part of it) and how many of each numbered thing it made."""
     days = float(clock.days)
-    catalogue = _build_catalogue(rng, customers)
-    people = _build_people(rng, seed, customers, clock)
+    people = _build_people(rng, seed, customers, clock, offsets.customers)
     # Taste draws come from a second generator seeded from the same seed: every draw of the
     # main one (order times, basket sizes, which category…) stays what it was without taste.
-    tastes = _build_taste(np.random.default_rng([abs(seed), 1]), catalogue, people.persona)
+    # A part after the first draws its own taste stream (the store's clusters are the same).
+    taste_seed = [abs(seed), 1] if offsets.customers == 0 else [abs(seed), 1, offsets.customers]
+    tastes = _build_taste(np.random.default_rng(taste_seed), catalogue, people.persona)
     people.taste = tastes.cluster if taste else np.full(people.n, -1)
     n = people.n
     business = people.ctype > 0
@@ -1382,7 +1526,9 @@ def generate_store(
     first.sort()
     line_order, line_product, line_qty = line_order[first], line_product[first], line_qty[first]
 
-    customers_table, dup_truth = _customers_table(rng, people, duplicates, mp_signup, clock)
+    customers_table, dup_truth = _customers_table(
+        rng, people, duplicates, mp_signup, clock, offsets
+    )
     customer_ids = customers_table["external_id"].combine_chunks()
     churn_of = np.append(people.churn, np.full(len(duplicates), np.inf))
     churn_of = np.where(o_cust >= 0, churn_of[np.maximum(o_cust, 0)], np.inf)
@@ -1403,9 +1549,20 @@ def generate_store(
         returned,
         r_t,
         churn_of,
+        offsets,
     )
     events = _events(
-        rng, clock, catalogue, people, customer_ids, o_cust, o_t, o_guest, line_order, line_product
+        rng,
+        clock,
+        catalogue,
+        people,
+        customer_ids,
+        o_cust,
+        o_t,
+        o_guest,
+        line_order,
+        line_product,
+        offsets,
     )
 
     ids = customer_ids.to_pylist()
@@ -1465,7 +1622,7 @@ def generate_store(
             "events": events.num_rows,
         },
     }
-    return SimulatedStore(
+    store = SimulatedStore(
         categories=catalogue.categories,
         products=catalogue.products,
         customers=customers_table,
@@ -1473,3 +1630,12 @@ def generate_store(
         events=events,
         truth=truth,
     )
+    made = _Offsets(
+        customers=n,
+        duplicates=len(duplicates),
+        orders=len(o_cust),
+        guests=int(o_guest.max()) + 1 if len(o_guest) else 0,
+        visitors=_visitors(n),
+        events=events.num_rows,
+    )
+    return store, made

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.utils.translation import gettext as _
@@ -20,12 +21,16 @@ from guanxi.simulate.generator import (
     DEFAULT_END,
     DUPLICATE_SOURCE,
     MAIN_SOURCE,
+    PART_CUSTOMERS,
     SimulatedStore,
-    generate_store,
+    customer_revenue,
+    generate_store_parts,
+    merge_truth,
 )
 
 CUSTOMER_CHUNK = 5_000
-EVENT_CHUNK = 20_000
+# Events are written column-wise; a chunk is one transaction (a crash loses at most one).
+EVENT_CHUNK = 250_000
 _PROFILE_COLUMNS = (
     "kind",
     "customer_type",
@@ -48,8 +53,9 @@ _PROFILE_COLUMNS = (
 class _Bar(commerce.Progress):
     """Progress of the ingestion services shown as tqdm bars (or nothing)."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, prefix: str = ""):
         self.enabled = enabled
+        self.prefix = prefix
         self._bar = None
 
     def stage(self, name: str, total: int | None = None) -> None:
@@ -57,7 +63,8 @@ class _Bar(commerce.Progress):
         if self.enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=name, unit="row", leave=False)
+            desc = f"{self.prefix}{name}"
+            self._bar = tqdm(total=total, desc=desc, unit="row", leave=False)
 
     def advance(self, n: int) -> None:
         if self._bar is not None:
@@ -92,32 +99,18 @@ def _customer_rows(table: pa.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def _event_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Event table rows in the shape ``ingest_events`` takes (the SKU is the product's id)."""
-    return [
-        {
-            "external_id": r["external_id"],
-            "event_type": r["event_type"],
-            "customer_external_id": r["customer_id"],
-            "anonymous_id": r["anonymous_id"] or "",
-            "product_external_id": r["sku"],
-            "sku": r["sku"],
-            "properties": r["properties"],
-            "occurred_at": r["occurred_at"],
-        }
-        for r in table.to_pylist()
-    ]
-
-
-def load_store(store: SimulatedStore, *, progress: bool = True) -> dict[str, int]:
-    """Write a simulated store into the database through the ingestion services.
+def load_store(
+    store: SimulatedStore, *, progress: bool = True, progress_prefix: str = ""
+) -> dict[str, int]:
+    """Write a simulated store (or one part of it) into the database through the ingestion
+    services.
 
     The catalogue goes to both sources; customers and order lines to the source they were
     registered / placed on (``webshop`` or ``marketplace``); events to the webshop. Every
     write is keyed by ``(source, external_id)``, so loading the same store twice changes
     nothing. Returns what was created (and what was already there).
     """
-    bar = _Bar(progress)
+    bar = _Bar(progress, progress_prefix)
     counts = dict.fromkeys(
         (
             "categories",
@@ -169,9 +162,7 @@ def load_store(store: SimulatedStore, *, progress: bool = True) -> dict[str, int
 
         bar.stage(_("events"), store.events.num_rows)
         for batch in _batches(store.events, EVENT_CHUNK):
-            counts["events_created"] += commerce.ingest_events(
-                _event_rows(batch), source=MAIN_SOURCE
-            )
+            counts["events_created"] += commerce.ingest_event_table(batch, source=MAIN_SOURCE)
             bar.advance(batch.num_rows)
     finally:
         bar.close()
@@ -180,14 +171,33 @@ def load_store(store: SimulatedStore, *, progress: bool = True) -> dict[str, int
 
 def write_tables(store: SimulatedStore, out_dir: str | Path) -> dict[str, str]:
     """Write each table of ``store`` to ``out_dir/<name>.parquet``; returns name → path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, table in store.tables().items():
-        path = out / f"{name}.parquet"
-        pq.write_table(table, path)
-        paths[name] = str(path)
-    return paths
+    writer = _TableWriter(out_dir)
+    writer.write(store)
+    return writer.close()
+
+
+class _TableWriter:
+    """Writes one Parquet file per table, a store's parts appended one after another."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def write(self, store: SimulatedStore, *, catalogue: bool = True) -> None:
+        for name, table in store.tables().items():
+            if name in ("categories", "products") and not catalogue:
+                continue
+            writer = self._writers.get(name)
+            if writer is None:
+                path = self.out / f"{name}.parquet"
+                writer = self._writers[name] = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.cast(writer.schema))
+
+    def close(self) -> dict[str, str]:
+        for writer in self._writers.values():
+            writer.close()
+        return {name: str(self.out / f"{name}.parquet") for name in self._writers}
 
 
 def truth_rows(truth: dict[str, Any]) -> list[dict[str, Any]]:
@@ -272,30 +282,65 @@ def simulate_store(
     out_dir: str | Path | None = None,
     progress: bool = True,
     end: dt.date = DEFAULT_END,
+    part_customers: int = PART_CUSTOMERS,
 ) -> dict[str, Any]:
     """Generate a store and load it (or write it to ``out_dir`` as Parquet instead); write
     the truth to ``truth_path`` if given. Returns a summary of what was made and how long it
-    took."""
-    started = time.perf_counter()
-    store = generate_store(customers, seed=seed, months=months, end=end)
-    generated = time.perf_counter()
+    took.
+
+    A store of more than ``part_customers`` customers is generated and written one part at a
+    time (:func:`~guanxi.simulate.generator.generate_store_parts`), so memory stays that of
+    one part whatever the size; smaller stores are exactly ``generate_store``'s.
+    """
+    parts = generate_store_parts(
+        customers, seed=seed, months=months, end=end, part_customers=part_customers
+    )
+    total = -(-customers // part_customers)
+    writer = _TableWriter(out_dir) if out_dir is not None else None
+    generate_s = write_s = 0.0
+    made = dict.fromkeys(("customers", "duplicate_identities", "order_lines", "events"), 0)
+    loaded: dict[str, int] = {}
+    truths, revenue = [], []
+    for number in range(1, total + 1):
+        started = time.perf_counter()
+        store = next(parts)
+        generated = time.perf_counter()
+        generate_s += generated - started
+        made["customers"] += store.customers_for(MAIN_SOURCE).num_rows
+        made["duplicate_identities"] += store.customers_for(DUPLICATE_SOURCE).num_rows
+        made["order_lines"] += store.order_lines.num_rows
+        made["events"] += store.events.num_rows
+        products = store.products.num_rows
+        truths.append(store.truth)
+        if total > 1:
+            revenue.append(customer_revenue(store.order_lines))
+        if writer is not None:
+            writer.write(store, catalogue=number == 1)
+        else:
+            prefix = _("part %(part)s of %(parts)s: ") % {"part": number, "parts": total}
+            counts = load_store(store, progress=progress, progress_prefix=prefix * (total > 1))
+            for key, value in counts.items():
+                # Every part upserts the same catalogue: count it once.
+                once = key in ("categories", "products")
+                loaded[key] = value if once else loaded.get(key, 0) + value
+        del store
+        write_s += time.perf_counter() - generated
+    truth = merge_truth(truths, np.concatenate(revenue) if revenue else np.zeros(0))
     summary: dict[str, Any] = {
-        "customers": store.customers_for(MAIN_SOURCE).num_rows,
-        "duplicate_identities": store.customers_for(DUPLICATE_SOURCE).num_rows,
-        "products": store.products.num_rows,
-        "orders": store.truth["counts"]["orders"],
-        "order_lines": store.order_lines.num_rows,
-        "events": store.events.num_rows,
-        "top_customer_revenue_share": store.truth["pareto"]["revenue_share"],
-        "start": store.truth["start"],
-        "end": store.truth["end"],
-        "generate_seconds": round(generated - started, 3),
+        **made,
+        "products": products,
+        "orders": truth["counts"]["orders"],
+        "top_customer_revenue_share": truth["pareto"]["revenue_share"],
+        "start": truth["start"],
+        "end": truth["end"],
+        "parts": total,
+        "generate_seconds": round(generate_s, 3),
     }
-    if out_dir is not None:
-        summary["files"] = write_tables(store, out_dir)
+    if writer is not None:
+        summary["files"] = writer.close()
     else:
-        summary["loaded"] = load_store(store, progress=progress)
-    summary["write_seconds"] = round(time.perf_counter() - generated, 3)
+        summary["loaded"] = loaded
+    summary["write_seconds"] = round(write_s, 3)
     if truth_path is not None:
-        summary["truth_path"] = str(write_truth(store.truth, truth_path))
+        summary["truth_path"] = str(write_truth(truth, truth_path))
     return summary

@@ -5,130 +5,431 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('commerce', '0001_initial'),
-        ('customers', '0001_initial'),
+        ("commerce", "0001_initial"),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnalyticsRun',
+            name="AnalyticsRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('engine', models.CharField(choices=[('duckdb', 'DuckDB'), ('spark', 'Spark')], max_length=10, verbose_name='engine')),
-                ('status', models.CharField(choices=[('running', 'running'), ('succeeded', 'succeeded'), ('failed', 'failed')], max_length=10, verbose_name='status')),
-                ('as_of', models.DateTimeField(verbose_name='as of')),
-                ('triggered_by', models.CharField(default='command', max_length=30, verbose_name='triggered by')),
-                ('params', models.JSONField(blank=True, default=dict, verbose_name='parameters')),
-                ('inputs', models.JSONField(blank=True, default=dict, verbose_name='input row counts')),
-                ('outputs', models.JSONField(blank=True, default=dict, verbose_name='output row counts')),
-                ('steps', models.JSONField(blank=True, default=dict, verbose_name='step durations (s)')),
-                ('error', models.TextField(blank=True, verbose_name='error')),
-                ('started_at', models.DateTimeField(auto_now_add=True, verbose_name='started')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
-                ('duration_s', models.FloatField(blank=True, null=True, verbose_name='duration (s)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "engine",
+                    models.CharField(
+                        choices=[("duckdb", "DuckDB"), ("spark", "Spark")],
+                        max_length=10,
+                        verbose_name="engine",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "running"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed"),
+                        ],
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("as_of", models.DateTimeField(verbose_name="as of")),
+                (
+                    "triggered_by",
+                    models.CharField(default="command", max_length=30, verbose_name="triggered by"),
+                ),
+                ("params", models.JSONField(blank=True, default=dict, verbose_name="parameters")),
+                (
+                    "inputs",
+                    models.JSONField(blank=True, default=dict, verbose_name="input row counts"),
+                ),
+                (
+                    "outputs",
+                    models.JSONField(blank=True, default=dict, verbose_name="output row counts"),
+                ),
+                (
+                    "steps",
+                    models.JSONField(blank=True, default=dict, verbose_name="step durations (s)"),
+                ),
+                ("error", models.TextField(blank=True, verbose_name="error")),
+                ("started_at", models.DateTimeField(auto_now_add=True, verbose_name="started")),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished"),
+                ),
+                (
+                    "duration_s",
+                    models.FloatField(blank=True, null=True, verbose_name="duration (s)"),
+                ),
             ],
             options={
-                'verbose_name': 'analytics run',
-                'verbose_name_plural': 'analytics runs',
-                'ordering': ['-started_at', '-id'],
+                "verbose_name": "analytics run",
+                "verbose_name_plural": "analytics runs",
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CategoryAffinity',
+            name="CategoryAffinity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('share', models.FloatField(verbose_name='share of spend')),
-                ('score', models.FloatField(verbose_name='affinity')),
-                ('trend', models.FloatField(default=0, verbose_name='trend')),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.category')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='affinities', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("share", models.FloatField(verbose_name="share of spend")),
+                ("score", models.FloatField(verbose_name="affinity")),
+                ("trend", models.FloatField(default=0, verbose_name="trend")),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.category",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="affinities",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'category affinity',
-                'verbose_name_plural': 'category affinities',
-                'indexes': [models.Index(fields=['run', 'customer'], name='analytics_c_run_id_ac89ae_idx')],
+                "verbose_name": "category affinity",
+                "verbose_name_plural": "category affinities",
+                "indexes": [
+                    models.Index(fields=["run", "customer"], name="analytics_c_run_id_ac89ae_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CustomerScore',
+            name="CustomerScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('orders_count', models.IntegerField(default=0, verbose_name='orders')),
-                ('revenue', models.DecimalField(decimal_places=4, default=0, max_digits=18, verbose_name='revenue')),
-                ('first_order_at', models.DateTimeField(blank=True, null=True, verbose_name='first order')),
-                ('last_order_at', models.DateTimeField(blank=True, null=True, verbose_name='last order')),
-                ('recency_days', models.IntegerField(blank=True, null=True, verbose_name='days since last order')),
-                ('r_score', models.SmallIntegerField(blank=True, null=True)),
-                ('f_score', models.SmallIntegerField(blank=True, null=True)),
-                ('m_score', models.SmallIntegerField(blank=True, null=True)),
-                ('rfm_group', models.CharField(choices=[('champions', 'champions'), ('loyal', 'loyal'), ('recent', 'recent'), ('needs_attention', 'needs attention'), ('at_risk', 'at risk'), ('inactive', 'inactive'), ('prospect', 'prospect')], max_length=16, verbose_name='RFM group')),
-                ('tier', models.CharField(choices=[('vip', 'VIP'), ('gold', 'gold'), ('silver', 'silver'), ('standard', 'standard'), ('none', 'no purchases')], max_length=10, verbose_name='value tier')),
-                ('cumulative_revenue_share', models.FloatField(blank=True, null=True)),
-                ('lifecycle_stage', models.CharField(choices=[('prospect', 'prospect'), ('new', 'new'), ('active', 'active'), ('at_risk', 'at risk'), ('lapsed', 'lapsed'), ('won_back', 'won back')], max_length=10, verbose_name='lifecycle stage')),
-                ('p_alive', models.FloatField(blank=True, null=True, verbose_name='probability alive')),
-                ('churn_risk', models.CharField(choices=[('low', 'low'), ('medium', 'medium'), ('high', 'high'), ('not_enough_data', 'not enough data')], max_length=16, verbose_name='churn risk')),
-                ('expected_orders_90d', models.FloatField(blank=True, null=True)),
-                ('expected_orders_365d', models.FloatField(blank=True, null=True)),
-                ('expected_value_90d', models.DecimalField(blank=True, decimal_places=4, max_digits=18, null=True, verbose_name='expected value, 90 days')),
-                ('expected_value_365d', models.DecimalField(blank=True, decimal_places=4, max_digits=18, null=True, verbose_name='expected value, 365 days')),
-                ('clv', models.DecimalField(blank=True, decimal_places=4, max_digits=18, null=True, verbose_name='predicted CLV')),
-                ('next_order_date', models.DateField(blank=True, null=True, verbose_name='expected next order')),
-                ('health_score', models.SmallIntegerField(blank=True, null=True, verbose_name='health score')),
-                ('explanation', models.JSONField(blank=True, default=dict)),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='customers.customer')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("orders_count", models.IntegerField(default=0, verbose_name="orders")),
+                (
+                    "revenue",
+                    models.DecimalField(
+                        decimal_places=4, default=0, max_digits=18, verbose_name="revenue"
+                    ),
+                ),
+                (
+                    "first_order_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="first order"),
+                ),
+                (
+                    "last_order_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last order"),
+                ),
+                (
+                    "recency_days",
+                    models.IntegerField(
+                        blank=True, null=True, verbose_name="days since last order"
+                    ),
+                ),
+                ("r_score", models.SmallIntegerField(blank=True, null=True)),
+                ("f_score", models.SmallIntegerField(blank=True, null=True)),
+                ("m_score", models.SmallIntegerField(blank=True, null=True)),
+                (
+                    "rfm_group",
+                    models.CharField(
+                        choices=[
+                            ("champions", "champions"),
+                            ("loyal", "loyal"),
+                            ("recent", "recent"),
+                            ("needs_attention", "needs attention"),
+                            ("at_risk", "at risk"),
+                            ("inactive", "inactive"),
+                            ("prospect", "prospect"),
+                        ],
+                        max_length=16,
+                        verbose_name="RFM group",
+                    ),
+                ),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[
+                            ("vip", "VIP"),
+                            ("gold", "gold"),
+                            ("silver", "silver"),
+                            ("standard", "standard"),
+                            ("none", "no purchases"),
+                        ],
+                        max_length=10,
+                        verbose_name="value tier",
+                    ),
+                ),
+                ("cumulative_revenue_share", models.FloatField(blank=True, null=True)),
+                (
+                    "lifecycle_stage",
+                    models.CharField(
+                        choices=[
+                            ("prospect", "prospect"),
+                            ("new", "new"),
+                            ("active", "active"),
+                            ("at_risk", "at risk"),
+                            ("lapsed", "lapsed"),
+                            ("won_back", "won back"),
+                        ],
+                        max_length=10,
+                        verbose_name="lifecycle stage",
+                    ),
+                ),
+                (
+                    "p_alive",
+                    models.FloatField(blank=True, null=True, verbose_name="probability alive"),
+                ),
+                (
+                    "churn_risk",
+                    models.CharField(
+                        choices=[
+                            ("low", "low"),
+                            ("medium", "medium"),
+                            ("high", "high"),
+                            ("not_enough_data", "not enough data"),
+                        ],
+                        max_length=16,
+                        verbose_name="churn risk",
+                    ),
+                ),
+                ("expected_orders_90d", models.FloatField(blank=True, null=True)),
+                ("expected_orders_365d", models.FloatField(blank=True, null=True)),
+                (
+                    "expected_value_90d",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        max_digits=18,
+                        null=True,
+                        verbose_name="expected value, 90 days",
+                    ),
+                ),
+                (
+                    "expected_value_365d",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        max_digits=18,
+                        null=True,
+                        verbose_name="expected value, 365 days",
+                    ),
+                ),
+                (
+                    "clv",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        max_digits=18,
+                        null=True,
+                        verbose_name="predicted CLV",
+                    ),
+                ),
+                (
+                    "next_order_date",
+                    models.DateField(blank=True, null=True, verbose_name="expected next order"),
+                ),
+                (
+                    "health_score",
+                    models.SmallIntegerField(blank=True, null=True, verbose_name="health score"),
+                ),
+                ("explanation", models.JSONField(blank=True, default=dict)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'customer score',
-                'verbose_name_plural': 'customer scores',
-                'indexes': [models.Index(fields=['run', 'tier'], name='analytics_c_run_id_7da412_idx'), models.Index(fields=['run', 'lifecycle_stage'], name='analytics_c_run_id_46b5c0_idx')],
-                'constraints': [models.UniqueConstraint(fields=('customer', 'run'), name='analytics_score_customer_run')],
+                "verbose_name": "customer score",
+                "verbose_name_plural": "customer scores",
+                "indexes": [
+                    models.Index(fields=["run", "tier"], name="analytics_c_run_id_7da412_idx"),
+                    models.Index(
+                        fields=["run", "lifecycle_stage"], name="analytics_c_run_id_46b5c0_idx"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("customer", "run"), name="analytics_score_customer_run"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LifecycleChange',
+            name="LifecycleChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_stage', models.CharField(blank=True, choices=[('prospect', 'prospect'), ('new', 'new'), ('active', 'active'), ('at_risk', 'at risk'), ('lapsed', 'lapsed'), ('won_back', 'won back')], max_length=10)),
-                ('to_stage', models.CharField(choices=[('prospect', 'prospect'), ('new', 'new'), ('active', 'active'), ('at_risk', 'at risk'), ('lapsed', 'lapsed'), ('won_back', 'won back')], max_length=10)),
-                ('changed_at', models.DateTimeField()),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='customers.customer')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_stage",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("prospect", "prospect"),
+                            ("new", "new"),
+                            ("active", "active"),
+                            ("at_risk", "at risk"),
+                            ("lapsed", "lapsed"),
+                            ("won_back", "won back"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "to_stage",
+                    models.CharField(
+                        choices=[
+                            ("prospect", "prospect"),
+                            ("new", "new"),
+                            ("active", "active"),
+                            ("at_risk", "at risk"),
+                            ("lapsed", "lapsed"),
+                            ("won_back", "won back"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("changed_at", models.DateTimeField()),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stage_changes",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stage_changes",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'lifecycle change',
-                'verbose_name_plural': 'lifecycle changes',
-                'ordering': ['-changed_at', '-id'],
-                'indexes': [models.Index(fields=['customer', 'changed_at'], name='analytics_l_custome_1303f7_idx')],
+                "verbose_name": "lifecycle change",
+                "verbose_name_plural": "lifecycle changes",
+                "ordering": ["-changed_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["customer", "changed_at"], name="analytics_l_custome_1303f7_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PeriodicPattern',
+            name="PeriodicPattern",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('yearly', 'same time every year'), ('interval', 'steady interval')], max_length=10)),
-                ('sku', models.CharField(blank=True, max_length=128)),
-                ('period_days', models.FloatField(verbose_name='period (days)')),
-                ('month', models.SmallIntegerField(blank=True, null=True)),
-                ('occurrences', models.IntegerField()),
-                ('confidence', models.FloatField()),
-                ('last_purchase_at', models.DateTimeField()),
-                ('next_due', models.DateField(verbose_name='next due')),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='commerce.category')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='commerce.product')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='patterns', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("yearly", "same time every year"),
+                            ("interval", "steady interval"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("sku", models.CharField(blank=True, max_length=128)),
+                ("period_days", models.FloatField(verbose_name="period (days)")),
+                ("month", models.SmallIntegerField(blank=True, null=True)),
+                ("occurrences", models.IntegerField()),
+                ("confidence", models.FloatField()),
+                ("last_purchase_at", models.DateTimeField()),
+                ("next_due", models.DateField(verbose_name="next due")),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="commerce.category",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="patterns",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'periodic purchase pattern',
-                'verbose_name_plural': 'periodic purchase patterns',
-                'indexes': [models.Index(fields=['run', 'next_due'], name='analytics_p_run_id_ae4263_idx')],
+                "verbose_name": "periodic purchase pattern",
+                "verbose_name_plural": "periodic purchase patterns",
+                "indexes": [
+                    models.Index(fields=["run", "next_due"], name="analytics_p_run_id_ae4263_idx")
+                ],
             },
         ),
     ]

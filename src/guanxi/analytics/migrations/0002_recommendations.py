@@ -5,89 +5,274 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_initial'),
-        ('commerce', '0001_initial'),
-        ('customers', '0001_initial'),
+        ("analytics", "0001_initial"),
+        ("commerce", "0001_initial"),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProductRule',
+            name="ProductRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('product', 'product'), ('category', 'category')], max_length=10, verbose_name='level')),
-                ('support', models.FloatField(verbose_name='support')),
-                ('confidence', models.FloatField(verbose_name='confidence')),
-                ('lift', models.FloatField(verbose_name='lift')),
-                ('pair_count', models.IntegerField(verbose_name='baskets with both')),
-                ('antecedent_count', models.IntegerField(verbose_name='baskets with the antecedent')),
-                ('baskets', models.IntegerField(verbose_name='baskets')),
-                ('antecedent_category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.category')),
-                ('antecedent_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.product')),
-                ('consequent_category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.category')),
-                ('consequent_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.product')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[("product", "product"), ("category", "category")],
+                        max_length=10,
+                        verbose_name="level",
+                    ),
+                ),
+                ("support", models.FloatField(verbose_name="support")),
+                ("confidence", models.FloatField(verbose_name="confidence")),
+                ("lift", models.FloatField(verbose_name="lift")),
+                ("pair_count", models.IntegerField(verbose_name="baskets with both")),
+                (
+                    "antecedent_count",
+                    models.IntegerField(verbose_name="baskets with the antecedent"),
+                ),
+                ("baskets", models.IntegerField(verbose_name="baskets")),
+                (
+                    "antecedent_category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.category",
+                    ),
+                ),
+                (
+                    "antecedent_product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "consequent_category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.category",
+                    ),
+                ),
+                (
+                    "consequent_product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rules",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'association rule',
-                'verbose_name_plural': 'association rules',
-                'indexes': [models.Index(fields=['run', 'level', 'antecedent_product'], name='analytics_p_run_id_b1a730_idx'), models.Index(fields=['run', 'level', 'antecedent_category'], name='analytics_p_run_id_73605f_idx'), models.Index(fields=['run', 'level', 'lift'], name='analytics_p_run_id_ff3a11_idx')],
+                "verbose_name": "association rule",
+                "verbose_name_plural": "association rules",
+                "indexes": [
+                    models.Index(
+                        fields=["run", "level", "antecedent_product"],
+                        name="analytics_p_run_id_b1a730_idx",
+                    ),
+                    models.Index(
+                        fields=["run", "level", "antecedent_category"],
+                        name="analytics_p_run_id_73605f_idx",
+                    ),
+                    models.Index(
+                        fields=["run", "level", "lift"], name="analytics_p_run_id_ff3a11_idx"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Recommendation',
+            name="Recommendation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.SmallIntegerField()),
-                ('score', models.FloatField()),
-                ('reason', models.CharField(choices=[('bought_together', 'often bought together with what they bought'), ('similar_customers', 'bought by customers with similar taste'), ('popular_in_segment', 'popular in their segment'), ('popular', 'popular in the store')], max_length=20, verbose_name='reason')),
-                ('strength', models.FloatField(blank=True, null=True)),
-                ('because_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='commerce.product')),
-                ('customer', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.product')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rank", models.SmallIntegerField()),
+                ("score", models.FloatField()),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("bought_together", "often bought together with what they bought"),
+                            ("similar_customers", "bought by customers with similar taste"),
+                            ("popular_in_segment", "popular in their segment"),
+                            ("popular", "popular in the store"),
+                        ],
+                        max_length=20,
+                        verbose_name="reason",
+                    ),
+                ),
+                ("strength", models.FloatField(blank=True, null=True)),
+                (
+                    "because_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'recommendation',
-                'verbose_name_plural': 'recommendations',
-                'indexes': [models.Index(fields=['run', 'customer', 'rank'], name='analytics_r_run_id_ade4d9_idx')],
+                "verbose_name": "recommendation",
+                "verbose_name_plural": "recommendations",
+                "indexes": [
+                    models.Index(
+                        fields=["run", "customer", "rank"], name="analytics_r_run_id_ade4d9_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RelatedProduct',
+            name="RelatedProduct",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.SmallIntegerField()),
-                ('similarity', models.FloatField(verbose_name='similarity')),
-                ('customers_both', models.IntegerField(verbose_name='customers who bought both')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.product')),
-                ('related', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.product')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rank", models.SmallIntegerField()),
+                ("similarity", models.FloatField(verbose_name="similarity")),
+                ("customers_both", models.IntegerField(verbose_name="customers who bought both")),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "related",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'related product',
-                'verbose_name_plural': 'related products',
-                'indexes': [models.Index(fields=['run', 'product', 'rank'], name='analytics_r_run_id_d7304b_idx')],
+                "verbose_name": "related product",
+                "verbose_name_plural": "related products",
+                "indexes": [
+                    models.Index(
+                        fields=["run", "product", "rank"], name="analytics_r_run_id_d7304b_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SegmentPopular',
+            name="SegmentPopular",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('segment_kind', models.CharField(choices=[('occupation', 'occupation'), ('customer_type', 'customer type'), ('store', 'whole store')], max_length=16)),
-                ('segment', models.CharField(blank=True, max_length=120)),
-                ('rank', models.SmallIntegerField()),
-                ('buyers', models.IntegerField(verbose_name='buyers')),
-                ('segment_buyers', models.IntegerField(verbose_name='buyers in the segment')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='commerce.product')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='analytics.analyticsrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "segment_kind",
+                    models.CharField(
+                        choices=[
+                            ("occupation", "occupation"),
+                            ("customer_type", "customer type"),
+                            ("store", "whole store"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("segment", models.CharField(blank=True, max_length=120)),
+                ("rank", models.SmallIntegerField()),
+                ("buyers", models.IntegerField(verbose_name="buyers")),
+                ("segment_buyers", models.IntegerField(verbose_name="buyers in the segment")),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="commerce.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="analytics.analyticsrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'popular product in a segment',
-                'verbose_name_plural': 'popular products in segments',
-                'indexes': [models.Index(fields=['run', 'segment_kind', 'segment', 'rank'], name='analytics_s_run_id_4a6506_idx')],
+                "verbose_name": "popular product in a segment",
+                "verbose_name_plural": "popular products in segments",
+                "indexes": [
+                    models.Index(
+                        fields=["run", "segment_kind", "segment", "rank"],
+                        name="analytics_s_run_id_4a6506_idx",
+                    )
+                ],
             },
         ),
     ]

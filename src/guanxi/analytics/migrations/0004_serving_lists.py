@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0002_recommendations'),
+        ('analytics', '0003_lean_output_tables'),
     ]
 
     operations = [
