@@ -241,6 +241,9 @@ GUANXI_STORE_TIMEZONE = get_from_env("GUANXI_STORE_TIMEZONE", "UTC")
 GUANXI_API_BATCH_LIMIT = 1000
 # Where analytics expressions run: "duckdb" (in-process, default) or "spark" (local or cluster).
 GUANXI_ANALYTICS_ENGINE = get_from_env("GUANXI_ANALYTICS_ENGINE", "duckdb")
+# Also keep every run's personal picks as Recommendation rows (for analysis in SQL). Off: the
+# served lists hold them either way, and at 885 K customers the rows are ~16 M a run (~50 s).
+GUANXI_RECOMMENDATION_HISTORY = get_from_env("GUANXI_RECOMMENDATION_HISTORY", False, cast=bool)
 # Store integrations (docs/integrations.md). Webhook secrets by shop domain, from the environment:
 # GUANXI_WEBHOOK_SECRETS="shop.myshopify.com=s3cret,woo.example.com=other" (wins over the store's).
 GUANXI_WEBHOOK_SECRETS = dict(

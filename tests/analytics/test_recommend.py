@@ -16,8 +16,10 @@ from guanxi.simulate.services import load_store
 
 
 @pytest.fixture
-def store_run(db, monkeypatch):
-    """A 1,500-customer simulated store and one refresh (CLV left out: not needed here)."""
+def store_run(db, monkeypatch, settings):
+    """A 1,500-customer simulated store and one refresh (CLV left out: not needed here), with
+    the picks also kept as Recommendation rows."""
+    settings.GUANXI_RECOMMENDATION_HISTORY = True
     monkeypatch.setattr(services, "_clv_scores", lambda *a, **k: None)
     load_store(generate_store(customers=1500, seed=5), progress=False)
     return services.refresh_analytics(as_of=DEFAULT_END)
@@ -223,3 +225,34 @@ def test_serving_lists_hold_the_runs_rows_and_only_recent_runs_keep_them(store_r
     kept = set(ServingList.objects.values_list("run_id", flat=True).distinct())
     assert kept == {second.pk, third.pk}
     assert Recommendation.objects.filter(run=store_run).exists()  # the history stays
+
+
+def test_picks_are_served_from_the_lists_without_the_rows_by_default(db, monkeypatch):
+    """By default a run writes no Recommendation rows; the customers' lists still hold their
+    picks, built a range of customers at a time (parts of 100 here), and the API serves them."""
+    import json
+
+    from guanxi.analytics import payloads, serving
+    from guanxi.analytics.models import ServingList
+
+    monkeypatch.setattr(services, "_clv_scores", lambda *a, **k: None)
+    monkeypatch.setattr(payloads, "CUSTOMERS_PER_PART", 100)
+    load_store(generate_store(customers=600, seed=5), progress=False)
+    run = services.refresh_analytics(as_of=DEFAULT_END)
+    assert run.outputs["recommendations"] == 0
+    assert not Recommendation.objects.exists()
+    lists = ServingList.objects.filter(run=run, kind="customer")
+    keys = list(lists.values_list("key", flat=True))
+    assert len(keys) == len(set(keys)) > 300  # one list per customer across the parts
+    with_items = [
+        (int(row.key), json.loads(row.payload)["items"])
+        for row in lists
+        if json.loads(row.payload)["items"]
+    ]
+    assert len(with_items) > 300
+    customer_id, items = with_items[0]
+    served = serving.serve_recommendations(customer_id, limit=5)
+    personal = [
+        e.pid for e in served.entries if e.reason == Recommendation.Reason.SIMILAR_CUSTOMERS
+    ]
+    assert personal and set(personal) <= {i[0] for i in items}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -360,7 +361,9 @@ def write(run: AnalyticsRun, out: ChainOutputs) -> dict:
     }
     if out.related.num_rows:
         counts["related_products"] = bulk_insert(RelatedProduct, with_run(out.related))
-    if out.recommendations.num_rows:
+    if out.recommendations.num_rows and settings.GUANXI_RECOMMENDATION_HISTORY:
+        # The picks are served from the customers' lists (payloads); these rows are their
+        # history in SQL, kept only when asked for (GUANXI_RECOMMENDATION_HISTORY).
         counts["recommendations"] = bulk_insert(Recommendation, with_run(out.recommendations))
     if out.segments.num_rows:
         counts["segment_popular"] = bulk_insert(SegmentPopular, with_run(out.segments))
@@ -371,9 +374,11 @@ _CATEGORIES_SQL = "SELECT c.id, c.name FROM commerce_category c"
 CATEGORIES_SCHEMA = pa.schema([("category_id", pa.int64()), ("name", pa.string())])
 
 
-def serving_lists(out: ChainOutputs, patterns: pa.Table | None, affinities: pa.Table) -> pa.Table:
-    """The run's ready-to-serve lists (:mod:`guanxi.analytics.payloads`) from this step's
-    outputs and the run's periodic patterns and category affinities."""
+def serving_lists(
+    out: ChainOutputs, patterns: pa.Table | None, affinities: pa.Table
+) -> Iterator[pa.Table]:
+    """The run's ready-to-serve lists (:mod:`guanxi.analytics.payloads`), in parts, from this
+    step's outputs and the run's periodic patterns and category affinities."""
     return payloads.build(
         product_rules=out.product_rules,
         related=out.related,

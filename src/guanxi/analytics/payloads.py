@@ -23,7 +23,10 @@ in the run's write transaction, and dropped for runs older than the previous suc
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from guanxi.analytics.models import AnalyticsRun, ServingList
@@ -33,6 +36,8 @@ from guanxi.core.bulk import bulk_insert
 # out of stock before the next refresh.
 RULES_PER_PRODUCT = 100
 TOP_CATEGORIES = 3
+# Customers whose lists are built (and written) together.
+CUSTOMERS_PER_PART = 100_000
 
 _PRODUCTS_SQL = """
 WITH rules AS (
@@ -56,17 +61,19 @@ WITH items AS (
     SELECT customer_id,
            list(json_array(product_id, reason, score, because_of_id, strength) ORDER BY rank)
                AS items
-    FROM recommendations GROUP BY customer_id
+    FROM recommendations WHERE customer_id BETWEEN $lo AND $hi GROUP BY customer_id
 ), due AS (
     SELECT customer_id,
            list(json_array(product_id, period_days, CAST(next_due AS VARCHAR), confidence)
                 ORDER BY next_due, product_id) AS due
-    FROM patterns WHERE product_id IS NOT NULL GROUP BY customer_id
+    FROM patterns WHERE product_id IS NOT NULL AND customer_id BETWEEN $lo AND $hi
+    GROUP BY customer_id
 ), categories AS (
     SELECT customer_id,
            list(json_array(a.category_id, COALESCE(c.name, ''), a.share, a.score)
                 ORDER BY a.score DESC, a.category_id)[1:{top}] AS categories
     FROM affinities a LEFT JOIN category_names c ON c.category_id = a.category_id
+    WHERE a.customer_id BETWEEN $lo AND $hi
     GROUP BY customer_id
 ), everyone AS (
     SELECT customer_id FROM items UNION SELECT customer_id FROM due
@@ -152,8 +159,11 @@ def build(
     patterns: pa.Table | None,
     affinities: pa.Table | None,
     category_names: pa.Table | None,
-) -> pa.Table:
-    """The run's serving lists as a (kind, key, payload) table, from its output tables."""
+    customers_per_part: int = CUSTOMERS_PER_PART,
+) -> Iterator[pa.Table]:
+    """The run's serving lists as (kind, key, payload) tables, from its output tables: products
+    and segments first, then customers a range of ids at a time (at 885 K customers the lists
+    of all of them at once took ~5 GB more memory than a part)."""
     con = duckdb.connect()
     try:
         for name, table in (
@@ -166,34 +176,51 @@ def build(
             ("category_names", category_names),
         ):
             con.register(name, _table(name, table))
-        parts = []
-        for kind, sql in (
-            (ServingList.Kind.PRODUCT, _PRODUCTS_SQL.format(rules=RULES_PER_PRODUCT)),
-            (ServingList.Kind.CUSTOMER, _CUSTOMERS_SQL.format(top=TOP_CATEGORIES)),
-            (ServingList.Kind.SEGMENT, _SEGMENTS_SQL),
-        ):
-            t = con.sql(sql).to_arrow_table()
-            parts.append(
-                pa.table(
-                    {
-                        "kind": pa.array([kind.value] * t.num_rows, pa.string()),
-                        "key": t.column("key").cast(pa.string()),
-                        "payload": t.column("payload").cast(pa.string()),
-                    }
-                )
+        yield _lists(con, ServingList.Kind.PRODUCT, _PRODUCTS_SQL.format(rules=RULES_PER_PRODUCT))
+        yield _lists(con, ServingList.Kind.SEGMENT, _SEGMENTS_SQL)
+        ids = _customer_ids(recommendations, patterns, affinities)
+        for start in range(0, len(ids), customers_per_part):
+            part = ids[start : start + customers_per_part]
+            yield _lists(
+                con,
+                ServingList.Kind.CUSTOMER,
+                _CUSTOMERS_SQL.format(top=TOP_CATEGORIES),
+                {"lo": int(part[0]), "hi": int(part[-1])},
             )
     finally:
         con.close()
-    return pa.concat_tables(parts)
 
 
-def write(run: AnalyticsRun, lists: pa.Table) -> int:
-    """Bulk-insert ``lists`` for ``run`` (inside the run's write transaction)."""
-    if lists.num_rows == 0:
-        return 0
-    return bulk_insert(
-        ServingList, lists.append_column("run_id", pa.array([run.pk] * lists.num_rows, pa.int64()))
+def _customer_ids(*tables: pa.Table | None) -> np.ndarray:
+    """The sorted distinct customer ids of ``tables``."""
+    found = [
+        t.column("customer_id").to_numpy()
+        for t in tables
+        if t is not None and t.num_rows and "customer_id" in t.column_names
+    ]
+    return np.unique(np.concatenate(found).astype(np.int64)) if found else np.zeros(0, np.int64)
+
+
+def _lists(con, kind: str, sql: str, params: dict | None = None) -> pa.Table:
+    t = con.execute(sql, params or {}).to_arrow_table()
+    return pa.table(
+        {
+            "kind": pa.array([kind] * t.num_rows, pa.string()),
+            "key": t.column("key").cast(pa.string()),
+            "payload": t.column("payload").cast(pa.string()),
+        }
     )
+
+
+def write(run: AnalyticsRun, lists: Iterable[pa.Table]) -> int:
+    """Bulk-insert ``lists`` (:func:`build`'s parts) for ``run``, inside the run's write
+    transaction; the number of lists written."""
+    written = 0
+    for part in lists:
+        if part.num_rows:
+            run_ids = pa.array(np.full(part.num_rows, run.pk, np.int64))
+            written += bulk_insert(ServingList, part.append_column("run_id", run_ids))
+    return written
 
 
 def prune(current: AnalyticsRun) -> int:

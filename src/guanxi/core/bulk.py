@@ -18,6 +18,8 @@ from django.db import connection, models
 from django.utils import timezone
 
 CHUNK_ROWS = 50_000
+# Index entries SQLite's ANALYZE samples per index (SQLite suggests 100–1000).
+SQLITE_ANALYSIS_ROWS = 1000
 
 
 def _quoted(name: str) -> str:
@@ -178,12 +180,23 @@ def analyze(*models_: type[models.Model]) -> None:
     over 14 minutes (nested loops planned for "1 row"), 0.23 s after ``ANALYZE``. On PostgreSQL
     it is ``VACUUM ANALYZE``: the vacuum also marks the new pages all-visible, so counts can use
     index-only scans (segment counts over 1 M customers 25–30 % faster, measured). On SQLite it
-    is ``ANALYZE`` (``sqlite_stat1``). Needs autocommit: inside a transaction block it does
-    nothing (the nightly refresh runs it again).
+    is ``ANALYZE`` (``sqlite_stat1``) over a sample of each index (``analysis_limit``, as
+    SQLite's own ``PRAGMA optimize`` advises: a full ``ANALYZE`` read every index of the 33 M
+    events of a 885 K-customer store, ~40 s, for the same plans). Needs autocommit: inside a
+    transaction block it does nothing (the nightly refresh runs it again).
     """
     if connection.in_atomic_block:
         return
-    verb = "VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE"
     with connection.cursor() as cursor:
-        for model in models_:
-            cursor.execute(f"{verb} {_quoted(model._meta.db_table)}")
+        if connection.vendor == "postgresql":
+            for model in models_:
+                cursor.execute(f"VACUUM ANALYZE {_quoted(model._meta.db_table)}")
+            return
+        cursor.execute("PRAGMA analysis_limit")
+        before = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_ROWS}")
+        try:
+            for model in models_:
+                cursor.execute(f"ANALYZE {_quoted(model._meta.db_table)}")
+        finally:
+            cursor.execute(f"PRAGMA analysis_limit = {int(before)}")
