@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/analytics.py [--customers 100000] [--seed 7] [--repeats 5]
         [--parts abc] [--refresh-lines 1000000,10000000] [--refresh-engines duckdb]
-        [--database-url postgres://postgres@127.0.0.1:5432/guanxi_bench] [--store-cache DIR]
+        [--databases sqlite,postgres://postgres@127.0.0.1:5432/guanxi_bench]
+        [--spark-max-lines 1000000] [--store-cache DIR]
 
 Prints a table and writes it to ``bench/results/analytics.md``; a part left out of ``--parts``
 keeps its section from the previous results file.
@@ -25,10 +26,11 @@ keeps its section from the previous results file.
     Ours is timed in a fresh process state for the first fit (PyTensor compiles the model
     graph, cached on disk afterwards) and again for a second fit.
 (c) the full ``guanxi analytics refresh`` on simulated stores of about 1 M and 10 M order lines:
-    for each size a fresh database (SQLite in a temporary data dir, or the PostgreSQL database
-    of ``--database-url``, dropped and created again) is migrated and filled by
-    ``guanxi simulate`` (timed apart, wall time and peak memory, under ``/usr/bin/time``; a
-    store of more than 100 K customers is generated and loaded in parts of 100 K), then
+    for each database of ``--databases`` and each size a fresh database (SQLite in a temporary
+    data dir, or the PostgreSQL database of the URL given, dropped and created again) is
+    migrated and filled by ``guanxi simulate`` (timed apart, wall time and peak memory, under
+    ``/usr/bin/time``; a store of more than 100 K customers is generated and loaded in parts of
+    100 K), then
     ``guanxi analytics refresh --quiet`` runs as its own process under ``/usr/bin/time``: wall
     time and peak resident memory of that process (DuckDB computes in-process, so its memory is
     counted; with Spark the JVM's is counted separately, as the largest child). The run's own
@@ -460,7 +462,9 @@ def refresh_report(rows: list[dict], args) -> str:
     lines += [
         "",
         "`order lines` is what the refresh read (lines of customers' orders; guest orders are "
-        "left out), `customers` how many were simulated.",
+        "left out), `customers` how many were simulated. Default settings: the EASE "
+        "recommender, `GUANXI_RECOMMENDATION_HISTORY` off (each customer's picks are written "
+        "once, in their serving list, not also as `Recommendation` rows).",
     ]
     if any(row.get("cached") for row in rows):
         lines += [
@@ -489,7 +493,17 @@ def main() -> None:
     parser.add_argument("--parts", default="abc", help="which parts to run: a, b, c")
     parser.add_argument("--refresh-lines", default="1000000,10000000")
     parser.add_argument("--refresh-engines", default="duckdb")
-    parser.add_argument("--database-url", help="run (c) on this PostgreSQL database (recreated)")
+    parser.add_argument(
+        "--databases",
+        default="sqlite",
+        help="(c): comma-separated, 'sqlite' and/or a PostgreSQL URL (that database is recreated)",
+    )
+    parser.add_argument(
+        "--spark-max-lines",
+        type=float,
+        default=0,
+        help="(c): also refresh with --engine spark on the stores of at most this many lines",
+    )
     parser.add_argument(
         "--store-cache", type=Path, help="(c): keep the simulated stores here and reuse them"
     )
@@ -506,14 +520,15 @@ def main() -> None:
     tail = ""
     if "c" in args.parts:
         rows = []
-        for target in (int(float(x)) for x in args.refresh_lines.split(",")):
-            rows += bench_refresh_one(
-                target,
-                args.refresh_engines.split(","),
-                args.seed,
-                args.database_url,
-                args.store_cache,
-            )
+        for database in args.databases.split(","):
+            database_url = None if database.strip() == "sqlite" else database.strip()
+            for target in (int(float(x)) for x in args.refresh_lines.split(",")):
+                engines = args.refresh_engines.split(",")
+                if target <= args.spark_max_lines and "spark" not in engines:
+                    engines.append("spark")
+                rows += bench_refresh_one(
+                    target, engines, args.seed, database_url, args.store_cache
+                )
         tail = refresh_report(rows, args)
     elif RESULTS.exists() and "## (c)" in RESULTS.read_text():
         text = RESULTS.read_text()
