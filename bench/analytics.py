@@ -434,6 +434,28 @@ def bench_refresh_one(
     return rows
 
 
+REFRESH_ROWS = RESULTS.with_name("analytics-refresh.json")
+
+
+def _merged_rows(rows: list[dict]) -> list[dict]:
+    """This run's rows, plus the rows kept from earlier runs for the other (database, size,
+    engine) combinations (``bench/results/analytics-refresh.json``), so that a PostgreSQL run
+    and a SQLite run can be measured apart and reported together."""
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    for row in rows:
+        row["measured"] = today
+
+    def key(row):
+        return (row["database"], row["target"], row["engine"])
+
+    new = {key(r) for r in rows}
+    kept = json.loads(REFRESH_ROWS.read_text()) if REFRESH_ROWS.exists() else []
+    merged = [r for r in kept if key(r) not in new] + rows
+    merged.sort(key=lambda r: (r["database"] != "SQLite", r["target"], r["engine"]))
+    REFRESH_ROWS.write_text(json.dumps(merged, indent=1, default=str) + "\n")
+    return merged
+
+
 def refresh_report(rows: list[dict], args) -> str:
     lines = [
         "## (c) full refresh",
@@ -447,8 +469,8 @@ def refresh_report(rows: list[dict], args) -> str:
         "the largest resident set of the process.",
         "",
         "| order lines | customers | database | engine | simulate (s) | simulate peak (GiB) "
-        "| refresh (s) | refresh peak (GiB) | steps (s) |",
-        "|---:|---:|---|---|---:|---:|---:|---:|---|",
+        "| refresh (s) | refresh peak (GiB) | steps (s) | measured |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         n_lines = row["inputs"].get("order_lines", row["target"])
@@ -457,7 +479,7 @@ def refresh_report(rows: list[dict], args) -> str:
             f"| {n_lines:,} | {row['customers']:,} | {row['database']} | {row['engine']} "
             f"| {row['load_s']:.0f}{' †' if row.get('cached') else ''} "
             f"| {row['load_peak_gib']:.2f} | {row['wall_s']:.1f} "
-            f"| {row['peak_gib']:.2f} | {steps} |"
+            f"| {row['peak_gib']:.2f} | {steps} | {row.get('measured', '')} |"
         )
     lines += [
         "",
@@ -529,7 +551,7 @@ def main() -> None:
                 rows += bench_refresh_one(
                     target, engines, args.seed, database_url, args.store_cache
                 )
-        tail = refresh_report(rows, args)
+        tail = refresh_report(_merged_rows(rows), args)
     elif RESULTS.exists() and "## (c)" in RESULTS.read_text():
         text = RESULTS.read_text()
         tail = text[text.index("## (c)") :]
