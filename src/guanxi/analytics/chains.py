@@ -361,10 +361,11 @@ def write(run: AnalyticsRun, out: ChainOutputs) -> dict:
     }
     if out.related.num_rows:
         counts["related_products"] = bulk_insert(RelatedProduct, with_run(out.related))
+    # The picks go into the customers' serving lists (payloads), which is what the count says;
+    # as Recommendation rows (their history in SQL) only when asked for.
+    counts["recommendations"] = out.recommendations.num_rows
     if out.recommendations.num_rows and settings.GUANXI_RECOMMENDATION_HISTORY:
-        # The picks are served from the customers' lists (payloads); these rows are their
-        # history in SQL, kept only when asked for (GUANXI_RECOMMENDATION_HISTORY).
-        counts["recommendations"] = bulk_insert(Recommendation, with_run(out.recommendations))
+        bulk_insert(Recommendation, with_run(out.recommendations))
     if out.segments.num_rows:
         counts["segment_popular"] = bulk_insert(SegmentPopular, with_run(out.segments))
     return counts
