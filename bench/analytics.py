@@ -474,7 +474,13 @@ def refresh_report(rows: list[dict], args) -> str:
     ]
     for row in rows:
         n_lines = row["inputs"].get("order_lines", row["target"])
-        steps = ", ".join(f"{k} {v:.1f}" for k, v in row["steps"].items())
+        # In the run's order (PostgreSQL's jsonb hands the keys back in its own order).
+        order = ["load", "scores", "affinities", "clv", "periodic", "recommend", "write"]
+        ordered = sorted(
+            row["steps"].items(),
+            key=lambda kv: (kv[0] not in order, order.index(kv[0]) if kv[0] in order else 0),
+        )
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in ordered)
         lines.append(
             f"| {n_lines:,} | {row['customers']:,} | {row['database']} | {row['engine']} "
             f"| {row['load_s']:.0f}{' †' if row.get('cached') else ''} "
@@ -544,7 +550,8 @@ def main() -> None:
         rows = []
         for database in args.databases.split(","):
             database_url = None if database.strip() == "sqlite" else database.strip()
-            for target in (int(float(x)) for x in args.refresh_lines.split(",")):
+            # --refresh-lines "" measures nothing: the table again from the kept rows.
+            for target in (int(float(x)) for x in args.refresh_lines.split(",") if x.strip()):
                 engines = args.refresh_engines.split(",")
                 if target <= args.spark_max_lines and "spark" not in engines:
                     engines.append("spark")
