@@ -237,12 +237,18 @@ def test_picks_are_served_from_the_lists_without_the_rows_by_default(db, monkeyp
 
     monkeypatch.setattr(services, "_clv_scores", lambda *a, **k: None)
     monkeypatch.setattr(payloads, "CUSTOMERS_PER_PART", 100)
+    built = []
+    lists = payloads._lists
+    monkeypatch.setattr(
+        payloads, "_lists", lambda con, kind, *a: built.append(kind) or lists(con, kind, *a)
+    )
     load_store(generate_store(customers=600, seed=5), progress=False)
     run = services.refresh_analytics(as_of=DEFAULT_END)
     assert not Recommendation.objects.exists()
     lists = ServingList.objects.filter(run=run, kind="customer")
     keys = list(lists.values_list("key", flat=True))
     assert len(keys) == len(set(keys)) > 300  # one list per customer across the parts
+    assert built.count(ServingList.Kind.CUSTOMER) >= 4
     with_items = [
         (int(row.key), json.loads(row.payload)["items"])
         for row in lists

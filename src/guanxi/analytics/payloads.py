@@ -159,11 +159,12 @@ def build(
     patterns: pa.Table | None,
     affinities: pa.Table | None,
     category_names: pa.Table | None,
-    customers_per_part: int = CUSTOMERS_PER_PART,
+    customers_per_part: int | None = None,
 ) -> Iterator[pa.Table]:
     """The run's serving lists as (kind, key, payload) tables, from its output tables: products
     and segments first, then customers a range of ids at a time (at 885 K customers the lists
     of all of them at once took ~5 GB more memory than a part)."""
+    per_part = customers_per_part or CUSTOMERS_PER_PART
     con = duckdb.connect()
     try:
         for name, table in (
@@ -179,8 +180,8 @@ def build(
         yield _lists(con, ServingList.Kind.PRODUCT, _PRODUCTS_SQL.format(rules=RULES_PER_PRODUCT))
         yield _lists(con, ServingList.Kind.SEGMENT, _SEGMENTS_SQL)
         ids = _customer_ids(recommendations, patterns, affinities)
-        for start in range(0, len(ids), customers_per_part):
-            part = ids[start : start + customers_per_part]
+        for start in range(0, len(ids), per_part):
+            part = ids[start : start + per_part]
             yield _lists(
                 con,
                 ServingList.Kind.CUSTOMER,
@@ -205,7 +206,7 @@ def _lists(con, kind: str, sql: str, params: dict | None = None) -> pa.Table:
     t = con.execute(sql, params or {}).to_arrow_table()
     return pa.table(
         {
-            "kind": pa.array([kind] * t.num_rows, pa.string()),
+            "kind": pa.array([str(kind)] * t.num_rows, pa.string()),
             "key": t.column("key").cast(pa.string()),
             "payload": t.column("payload").cast(pa.string()),
         }
