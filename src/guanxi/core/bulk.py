@@ -181,8 +181,8 @@ def analyze(*models_: type[models.Model]) -> None:
     it is ``VACUUM ANALYZE``: the vacuum also marks the new pages all-visible, so counts can use
     index-only scans (segment counts over 1 M customers 25–30 % faster, measured). On SQLite it
     is ``ANALYZE`` (``sqlite_stat1``) over a sample of each index (``analysis_limit``, as
-    SQLite's own ``PRAGMA optimize`` advises: a full ``ANALYZE`` read every index of the 33 M
-    events of a 885 K-customer store, ~40 s, for the same plans). Needs autocommit: inside a
+    SQLite's own ``PRAGMA optimize`` advises; after a refresh of a 885 K-customer store a full
+    ``ANALYZE`` read every index of its 33 M events, ~40 s). Needs autocommit: inside a
     transaction block it does nothing (the nightly refresh runs it again).
     """
     if connection.in_atomic_block:
