@@ -435,6 +435,13 @@ def bench_refresh_one(
 
 
 REFRESH_ROWS = RESULTS.with_name("analytics-refresh.json")
+# guanxi.analytics.services.STEPS (not imported: that module needs Django set up).
+STEP_ORDER = {
+    name: i
+    for i, name in enumerate(
+        ("load", "scores", "affinities", "clv", "periodic", "recommend", "write")
+    )
+}
 
 
 def _merged_rows(rows: list[dict]) -> list[dict]:
@@ -474,12 +481,8 @@ def refresh_report(rows: list[dict], args) -> str:
     ]
     for row in rows:
         n_lines = row["inputs"].get("order_lines", row["target"])
-        # In the run's order (PostgreSQL's jsonb hands the keys back in its own order).
-        order = ["load", "scores", "affinities", "clv", "periodic", "recommend", "write"]
-        ordered = sorted(
-            row["steps"].items(),
-            key=lambda kv: (kv[0] not in order, order.index(kv[0]) if kv[0] in order else 0),
-        )
+        # In run order (PostgreSQL's jsonb hands the keys back in its own order).
+        ordered = sorted(row["steps"].items(), key=lambda kv: STEP_ORDER.get(kv[0], 99))
         steps = ", ".join(f"{k} {v:.1f}" for k, v in ordered)
         lines.append(
             f"| {n_lines:,} | {row['customers']:,} | {row['database']} | {row['engine']} "
